@@ -1,0 +1,3 @@
+from megallm_cli.entry import main
+
+main()

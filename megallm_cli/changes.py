@@ -1,0 +1,62 @@
+"""The currency of the tool: a planned edit of one file, computed from its current bytes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECRET_FILE_MODE = 0o600
+SECRET_DIR_MODE = 0o700
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """Replace `before` with `after` at `path`.
+
+    `before is None` means the file does not exist yet; `after is None` means delete it.
+    `secret` marks content that holds the API key: the file ends up 0600 and diffs mask it.
+    `mode` forces a mode on the result (None keeps the existing one, or 0644/umask for new files).
+    `validate` re-reads the written bytes and raises ValueError if they are not what the agent
+    will accept; the engine rolls the whole run back when it does.
+    """
+
+    path: Path
+    before: bytes | None
+    after: bytes | None
+    agent: str
+    summary: str
+    secret: bool = False
+    mode: int | None = None
+    validate: Callable[[bytes], None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_noop(self) -> bool:
+        return self.before == self.after
+
+    @property
+    def target_mode(self) -> int | None:
+        if self.secret:
+            return SECRET_FILE_MODE
+        return self.mode
+
+
+def unified_diff(change: FileChange, mask: Callable[[str], str]) -> str:
+    """A unified diff of one change, passed through `mask` so secrets never reach a screen."""
+    before = _lines(change.before)
+    after = _lines(change.after)
+    label = str(change.path)
+    diff = difflib.unified_diff(
+        before,
+        after,
+        fromfile="/dev/null" if change.before is None else label,
+        tofile="/dev/null" if change.after is None else label,
+    )
+    return mask("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+
+
+def _lines(data: bytes | None) -> list[str]:
+    if data is None:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines(keepends=True)
