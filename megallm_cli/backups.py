@@ -1,0 +1,279 @@
+"""Backup sessions: pre-images and a manifest written before a run's first write.
+
+A session directory holds `manifest.json` and `files/<n>` (the bytes each file had before).
+Restoring a session computes FileChanges that put those bytes back, but only for files that
+still hold exactly what the run wrote: anything the user changed since is a drift, refused
+unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from megallm_cli import __version__
+from megallm_cli.changes import SECRET_DIR_MODE, SECRET_FILE_MODE, FileChange
+from megallm_cli.errors import MegallmError, UsageError
+from megallm_cli.fsio import atomic_write, current_mode, ensure_dir, read_bytes, resolve_target
+
+MANIFEST_VERSION = 1
+KEEP_SESSIONS = 20
+
+PENDING = "pending"
+COMPLETE = "complete"
+ROLLED_BACK = "rolled-back"
+INTERRUPTED = "interrupted"
+
+
+def sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    target: str
+    existed: bool
+    mode_before: int | None
+    sha256_before: str | None
+    sha256_after: str | None
+    mode_after: int | None
+    agent: str
+    summary: str
+    secret: bool
+    preimage: str | None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> Entry:
+        return cls(**raw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Session:
+    directory: Path
+    id: str
+    created: str
+    command: str
+    status: str
+    entries: list[Entry]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    @property
+    def agents(self) -> list[str]:
+        return sorted({entry.agent for entry in self.entries})
+
+    def preimage(self, entry: Entry) -> bytes | None:
+        if entry.preimage is None:
+            return None
+        return (self.directory / entry.preimage).read_bytes()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": MANIFEST_VERSION,
+            "id": self.id,
+            "created": self.created,
+            "command": self.command,
+            "status": self.status,
+            "megallm_version": __version__,
+            "entries": [entry.__dict__ for entry in self.entries],
+        }
+
+    def save(self) -> None:
+        data = json.dumps(self.to_json(), indent=2).encode() + b"\n"
+        atomic_write(self.manifest_path, data, SECRET_FILE_MODE)
+
+    def mark(self, status: str) -> None:
+        self.status = status
+        self.save()
+
+
+def new_session_id() -> str:
+    """Sortable by time to the microsecond, so --latest is right even for runs a second apart."""
+    now = time.time()
+    return (
+        time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1e6) % 1_000_000:06d}"
+    )
+
+
+def create_session(backups_dir: Path, command: str, changes: Iterable[FileChange]) -> Session:
+    """Record pre-images and the manifest (status pending) before anything is written."""
+    ensure_dir(backups_dir.parent, SECRET_DIR_MODE)
+    ensure_dir(backups_dir, SECRET_DIR_MODE)
+    session_id = new_session_id()
+    directory = backups_dir / session_id
+    while directory.exists():  # two sessions in the same microsecond: take the next one
+        time.sleep(1e-6)
+        session_id = new_session_id()
+        directory = backups_dir / session_id
+    directory.mkdir(mode=SECRET_DIR_MODE)
+    files_dir = directory / "files"
+    files_dir.mkdir(mode=SECRET_DIR_MODE)
+    entries: list[Entry] = []
+    for index, change in enumerate(changes):
+        target = resolve_target(change.path)
+        preimage = None
+        if change.before is not None:
+            preimage = f"files/{index}"
+            atomic_write(directory / preimage, change.before, SECRET_FILE_MODE)
+        mode_before = current_mode(target)
+        entries.append(
+            Entry(
+                path=str(change.path),
+                target=str(target),
+                existed=change.before is not None,
+                mode_before=mode_before,
+                sha256_before=sha256(change.before),
+                sha256_after=sha256(change.after),
+                mode_after=change.target_mode if change.target_mode is not None else mode_before,
+                agent=change.agent,
+                summary=change.summary,
+                secret=change.secret,
+                preimage=preimage,
+            )
+        )
+    session = Session(
+        directory=directory,
+        id=session_id,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=command,
+        status=PENDING,
+        entries=entries,
+    )
+    session.save()
+    return session
+
+
+def load_session(directory: Path) -> Session:
+    raw = json.loads((directory / "manifest.json").read_text())
+    return Session(
+        directory=directory,
+        id=raw["id"],
+        created=raw["created"],
+        command=raw["command"],
+        status=raw["status"],
+        entries=[Entry.from_json(entry) for entry in raw["entries"]],
+    )
+
+
+def list_sessions(backups_dir: Path) -> list[Session]:
+    """All readable sessions, newest first."""
+    if not backups_dir.is_dir():
+        return []
+    sessions = []
+    for directory in sorted(backups_dir.iterdir(), reverse=True):
+        if not (directory / "manifest.json").is_file():
+            continue
+        try:
+            sessions.append(load_session(directory))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return sessions
+
+
+def find_session(backups_dir: Path, session_id: str | None) -> Session:
+    """The session named by id (a unique prefix is enough), or the newest restorable one."""
+    sessions = [s for s in list_sessions(backups_dir) if s.status in (COMPLETE, INTERRUPTED)]
+    if not sessions:
+        raise MegallmError(
+            f"no backup sessions in {backups_dir}", hint="nothing has been changed by megallm yet"
+        )
+    if session_id is None:
+        return sessions[0]
+    matches = [s for s in sessions if s.id.startswith(session_id)]
+    if len(matches) != 1:
+        raise UsageError(
+            f"no backup session matches '{session_id}'"
+            if not matches
+            else f"'{session_id}' matches {len(matches)} sessions",
+            hint="see `megallm restore --list` for the ids",
+        )
+    return matches[0]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A file changed since the run that wrote it: restoring would lose the user's edit."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    session: Session
+    changes: list[FileChange]
+    drifts: list[Drift]
+    unchanged: list[str]
+
+
+def plan_restore(session: Session, force: bool = False) -> RestorePlan:
+    changes: list[FileChange] = []
+    drifts: list[Drift] = []
+    unchanged: list[str] = []
+    for entry in session.entries:
+        path = Path(entry.path)
+        current = read_bytes(path)
+        current_hash = sha256(current)
+        wanted = session.preimage(entry)
+        if current_hash == entry.sha256_before and (
+            current is None or current_mode(path) == entry.mode_before
+        ):
+            unchanged.append(entry.path)
+            continue
+        if current_hash != entry.sha256_after and current_hash != entry.sha256_before:
+            drifts.append(
+                Drift(
+                    entry.path,
+                    "deleted since" if current is None else "changed since this run wrote it",
+                )
+            )
+            if not force:
+                continue
+        changes.append(
+            FileChange(
+                path=path,
+                before=current,
+                after=wanted,
+                agent=entry.agent,
+                summary=f"restore {entry.summary}",
+                mode=entry.mode_before,
+            )
+        )
+    return RestorePlan(session, changes, drifts, unchanged)
+
+
+def prune(backups_dir: Path, keep: int = KEEP_SESSIONS) -> list[str]:
+    """Drop the oldest sessions beyond `keep`; returns the ids removed."""
+    removed = []
+    for session in list_sessions(backups_dir)[keep:]:
+        shutil.rmtree(session.directory, ignore_errors=True)
+        removed.append(session.id)
+    return removed
+
+
+def pending_sessions(backups_dir: Path) -> list[Session]:
+    return [s for s in list_sessions(backups_dir) if s.status == PENDING]
+
+
+def cleanup_interrupted(session: Session) -> list[Path]:
+    """A run killed mid-write may leave a temp file beside a target: remove it, keep the rest."""
+    from megallm_cli.fsio import stray_temp_files
+
+    removed = []
+    for entry in session.entries:
+        target = Path(entry.target)
+        for temp in stray_temp_files(target.parent):
+            if temp.name.startswith(f".{target.name}.megallm-"):
+                os.unlink(temp)
+                removed.append(temp)
+    session.mark(INTERRUPTED)
+    return removed
