@@ -1,0 +1,84 @@
+"""The Agent protocol: every agent module detects, plans, checks and unconfigures the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from megallm_cli.changes import FileChange
+from megallm_cli.paths import Paths
+from megallm_cli.request import Gateway, SetupRequest
+
+Status = Literal["ok", "warn", "fail", "info"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an agent may look at: the re-rootable paths, the project dir and the gateway."""
+
+    paths: Paths
+    project_dir: Path
+    gateway: Gateway = field(default_factory=Gateway)
+
+
+@dataclass(frozen=True)
+class Detection:
+    agent: str
+    installed: bool
+    version: str | None = None
+    location: str | None = None
+    running: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One doctor check: what was verified, how it came out, and one fix when it failed."""
+
+    agent: str
+    status: Status
+    title: str
+    detail: str = ""
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Configured:
+    """What the agent's files say right now, at one level."""
+
+    agent: str
+    level: str
+    files: tuple[Path, ...]
+    base_url: str | None
+    key: str | None = None
+    model: str | None = None
+
+    @property
+    def is_configured(self) -> bool:
+        return self.base_url is not None
+
+
+@dataclass
+class AgentPlan:
+    agent: str
+    changes: list[FileChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables the agent reads from its environment, to persist in the user's shells."""
+
+
+class Agent(Protocol):
+    id: str
+    display_name: str
+    levels: tuple[str, ...]
+
+    def detect(self, ctx: Context) -> Detection: ...
+
+    def plan(self, ctx: Context, request: SetupRequest) -> AgentPlan: ...
+
+    def unconfigure(self, ctx: Context, level: str) -> AgentPlan: ...
+
+    def configured(self, ctx: Context) -> list[Configured]: ...
+
+    def check(self, ctx: Context) -> list[Finding]: ...

@@ -1,0 +1,522 @@
+"""The command line: parse flags, call operations, render. No logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from megallm_cli import __version__, ui
+from megallm_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, Cancelled, MegallmError, UsageError
+
+if TYPE_CHECKING:
+    from megallm_cli.agents.base import Context
+    from megallm_cli.operations import Plan
+
+app = typer.Typer(
+    name="megallm",
+    help=(
+        "Point your AI coding agents at the MegaLLM gateway, safely and reversibly.\n\n"
+        "Example: MEGALLM_API_KEY=sk-mega-… megallm setup --agent claude-code --yes"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+AGENT_HELP = "Agent id: claude-code, codex, opencode, kilo, cline, roo-code. Repeatable."
+LEVEL_HELP = "user: your account-wide config; project: files in --project-dir."
+
+
+def _context(project_dir: Optional[Path], base_url: Optional[str] = None) -> Context:
+    from megallm_cli.agents.base import Context
+    from megallm_cli.paths import Paths
+    from megallm_cli.request import Gateway
+
+    paths = Paths.from_environ()
+    directory = (project_dir or Path.cwd()).expanduser()
+    if project_dir is not None and not directory.is_dir():
+        raise UsageError(
+            f"project dir {directory} does not exist", hint="pass an existing --project-dir"
+        )
+    gateway = Gateway.parse(base_url or paths.env.get("MEGALLM_BASE_URL"))
+    return Context(paths=paths, project_dir=directory.resolve(), gateway=gateway)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty() and os.environ.get("CI", "") != "true"
+
+
+def _confirm(question: str, yes: bool, flag: str = "--yes") -> None:
+    if yes:
+        return
+    if not _interactive():
+        raise UsageError(
+            f"{question} — cannot ask: no terminal", hint=f"pass {flag} to go ahead without asking"
+        )
+    answer = typer.confirm(question, default=False, err=True)
+    if not answer:
+        raise Cancelled()
+
+
+def _print_plan(plan: Plan, show_diff: bool) -> None:
+    from megallm_cli.changes import unified_diff
+
+    rows = [
+        [change.agent, str(change.path), _verb(change), change.summary] for change in plan.pending
+    ]
+    if rows:
+        ui.print_table("Planned changes", ["agent", "file", "action", "what"], rows)
+    if show_diff:
+        for change in plan.pending:
+            sys.stdout.write(unified_diff(change, ui.mask))
+    for note in plan.all_notes():
+        ui.say(f"note: {note}", "yellow")
+
+
+def _verb(change: object) -> str:
+    before = getattr(change, "before", None)
+    after = getattr(change, "after", None)
+    if before is None:
+        return "create"
+    if after is None:
+        return "delete"
+    return "update"
+
+
+@app.command()
+def setup(
+    agent: list[str] = typer.Option([], "--agent", "-a", help=AGENT_HELP),
+    all_detected: bool = typer.Option(False, "--all-detected", help="Every agent found here."),
+    level: str = typer.Option("user", "--level", "-l", help=LEVEL_HELP),
+    project_dir: Optional[Path] = typer.Option(
+        None, "--project-dir", help="Project for --level project (default: current dir)."
+    ),
+    api_key_stdin: bool = typer.Option(
+        False, "--api-key-stdin", help="Read the key from standard input (else MEGALLM_API_KEY)."
+    ),
+    base_url: Optional[str] = typer.Option(
+        None,
+        "--base-url",
+        help="Gateway origin (default https://ai.megallm.io, or MEGALLM_BASE_URL).",
+    ),
+    model: list[str] = typer.Option(
+        [], "--model", "-m", help="Default model for every agent, or AGENT=MODEL. Repeatable."
+    ),
+    claude_auth: str = typer.Option(
+        "auth-token",
+        "--claude-auth",
+        help="How Claude Code sends the key: auth-token (Bearer) or api-key (x-api-key).",
+    ),
+    fix_claude_comments: bool = typer.Option(
+        False,
+        "--fix-claude-comments",
+        help="Strip comments from a Claude Code settings.json (Claude Code ignores such a file).",
+    ),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Do not check the key with the gateway before writing."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the diff (key masked); write nothing."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+) -> None:
+    """Configure agents to use the MegaLLM gateway.
+
+    Example (non-interactive):
+
+      echo "$KEY" | megallm setup --agent claude-code --level user --api-key-stdin --yes
+    """
+    from megallm_cli import operations
+    from megallm_cli.agents import AGENT_IDS
+    from megallm_cli.keysource import obtain_key
+    from megallm_cli.request import LEVELS, SetupRequest, parse_model_flags
+
+    if level not in LEVELS:
+        raise UsageError(f"--level must be user or project, not '{level}'")
+    auth_variables = {"auth-token": "ANTHROPIC_AUTH_TOKEN", "api-key": "ANTHROPIC_API_KEY"}
+    if claude_auth not in auth_variables:
+        raise UsageError(f"--claude-auth must be auth-token or api-key, not '{claude_auth}'")
+    ctx = _context(project_dir, base_url)
+    for agent_id in agent:
+        if agent_id not in AGENT_IDS:
+            raise UsageError(
+                f"unknown agent '{agent_id}'", hint=f"agents are: {', '.join(AGENT_IDS)}"
+            )
+    chosen = list(dict.fromkeys(agent))
+    if all_detected:
+        found = [d.agent for d in operations.detect_all(ctx) if d.installed]
+        if not found and not chosen:
+            raise MegallmError("no agents detected", hint="name them with --agent")
+        chosen = list(dict.fromkeys([*chosen, *found]))
+    if not chosen:
+        raise UsageError("no agent chosen", hint="pass --agent ID (repeatable) or --all-detected")
+    for detection in operations.detect_all(ctx, chosen):
+        if not detection.installed:
+            ui.warn(f"{detection.agent} is not installed here; configuring it anyway")
+    secret, source, key_warnings = obtain_key(
+        env=os.environ,
+        from_stdin=api_key_stdin,
+        stdin=sys.stdin,
+        interactive=_interactive(),
+        prompt=lambda: typer.prompt("MegaLLM API key", hide_input=True, err=True),
+    )
+    ui.register_secret(secret.reveal())
+    for warning in key_warnings:
+        ui.warn(warning)
+    request = SetupRequest(
+        agents=tuple(chosen),
+        level=level,
+        project_dir=ctx.project_dir,
+        api_key=secret,
+        gateway=ctx.gateway,
+        models=parse_model_flags(model, AGENT_IDS),
+        claude_auth_variable=auth_variables[claude_auth],
+        fix_claude_comments=fix_claude_comments,
+    )
+    ui.say(f"key from {source}: {secret.masked()}; gateway {ctx.gateway.origin}", "dim")
+    if not no_verify:
+        _verify_key(ctx, secret.reveal())
+    plan = operations.plan_setup(ctx, request)
+    _print_plan(plan, show_diff=dry_run)
+    if dry_run:
+        if json_output:
+            ui.emit_json("setup", True, _plan_json(plan, dry_run=True))
+        ui.say("dry run: nothing was written")
+        return
+    if not plan.pending:
+        ui.say("already set up: nothing to change", "green")
+        if json_output:
+            ui.emit_json("setup", True, {"session": None, **_plan_json(plan, dry_run=False)})
+        return
+    _confirm(f"Apply {len(plan.pending)} change(s)?", yes)
+    applied, result = operations.apply_plan(
+        ctx,
+        "setup " + " ".join(chosen),
+        lambda: operations.plan_setup(ctx, request),
+        on_write=lambda change: ui.say(f"  wrote {change.path}", "dim"),
+    )
+    if json_output:
+        ui.emit_json("setup", True, {"session": result.session_id, **_plan_json(applied, False)})
+    ui.say(f"done: {len(result.written)} file(s) written", "green")
+    if result.session_id:
+        ui.say(
+            f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"
+        )
+
+
+def _verify_key(ctx: Context, key: str) -> None:
+    from megallm_cli.gateway import check_key
+
+    with ui.console().status("checking the key with the gateway…"):
+        result = check_key(ctx.gateway, key)
+    if result.usable:
+        ui.say(f"key accepted by {ctx.gateway.origin} ({result.latency_ms:.0f} ms)", "green")
+    elif result.outcome in ("unauthorized", "forbidden"):
+        raise MegallmError(
+            f"the gateway rejected the key ({result.detail})",
+            hint="check the key in your MegaLLM dashboard; --no-verify skips this check",
+        )
+    else:
+        ui.warn(f"could not verify the key ({result.outcome}: {result.detail}); going on")
+
+
+def _plan_json(plan: Plan, dry_run: bool) -> dict[str, object]:
+    return {
+        "dry_run": dry_run,
+        "changes": [
+            {"agent": c.agent, "path": str(c.path), "action": _verb(c), "summary": c.summary}
+            for c in plan.pending
+        ],
+        "notes": plan.all_notes(),
+    }
+
+
+@app.command()
+def status(
+    project_dir: Optional[Path] = typer.Option(None, "--project-dir", help="Project to inspect."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+) -> None:
+    """Show each agent: installed (version), configured, level, base URL, key (masked).
+
+    Example: megallm status --json
+    """
+    from megallm_cli import operations
+    from megallm_cli.request import mask_key
+
+    ctx = _context(project_dir)
+    rows = operations.status(ctx)
+    data = []
+    table = []
+    for row in rows:
+        detection = row.detection
+        installed = (detection.version or "yes") if detection.installed else "no"
+        if not row.configured:
+            table.append([detection.agent, installed, "no", "", "", ""])
+        for configured in row.configured:
+            ours = ctx.gateway.matches(configured.base_url)
+            table.append(
+                [
+                    detection.agent,
+                    installed,
+                    "MegaLLM" if ours else "other",
+                    configured.level,
+                    configured.base_url or "",
+                    mask_key(configured.key) if configured.key else "(env)",
+                ]
+            )
+        data.append(
+            {
+                "agent": detection.agent,
+                "installed": detection.installed,
+                "version": detection.version,
+                "location": detection.location,
+                "running": detection.running,
+                "configured": [
+                    {
+                        "level": c.level,
+                        "files": [str(f) for f in c.files],
+                        "base_url": c.base_url,
+                        "megallm": ctx.gateway.matches(c.base_url),
+                        "key": mask_key(c.key) if c.key else None,
+                        "model": c.model,
+                    }
+                    for c in row.configured
+                ],
+            }
+        )
+    if json_output:
+        ui.emit_json("status", True, data)
+        return
+    ui.print_table(None, ["agent", "installed", "configured", "level", "base URL", "key"], table)
+
+
+@app.command()
+def doctor(
+    agent: list[str] = typer.Option([], "--agent", "-a", help="Check only these agents."),
+    project_dir: Optional[Path] = typer.Option(None, "--project-dir", help="Project to inspect."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Gateway origin expected."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+) -> None:
+    """Check that every configured agent is set up right. Exit 0 healthy, 1 problems.
+
+    Example: megallm doctor --agent claude-code
+    """
+    from megallm_cli import operations
+
+    ctx = _context(project_dir, base_url)
+    findings = operations.doctor(ctx, agent or None)
+    failed = [f for f in findings if f.status == "fail"]
+    warned = [f for f in findings if f.status == "warn"]
+    if json_output:
+        ui.emit_json(
+            "doctor",
+            not failed,
+            [f.__dict__ for f in findings],
+            [{"agent": f.agent, "message": f.title, "hint": f.hint} for f in failed],
+        )
+    else:
+        current = None
+        for finding in findings:
+            if finding.agent != current:
+                current = finding.agent
+                ui.say(f"\n{current}", "bold")
+            line = f"  {ui.symbol(finding.status)} {finding.title}"
+            if finding.detail and finding.status != "ok":
+                line += f" — {finding.detail}"
+            ui.say(line, ui.STYLE[finding.status])
+            if finding.hint and finding.status in ("warn", "fail"):
+                ui.say(f"      fix: {finding.hint}", "dim")
+        passed = len(findings) - len(failed) - len(warned)
+        ui.say(
+            f"\n{passed} passed, {len(warned)} warning(s), {len(failed)} problem(s)",
+            "red" if failed else ("yellow" if warned else "green"),
+        )
+    if failed:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def restore(
+    list_sessions: bool = typer.Option(False, "--list", help="List backup sessions."),
+    latest: bool = typer.Option(False, "--latest", help="Restore the newest session."),
+    session_id: Optional[str] = typer.Option(None, "--id", help="Restore this session."),
+    force: bool = typer.Option(False, "--force", help="Also overwrite files changed since."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be restored."),
+    yes: bool = typer.Option(True, "--yes/--ask", help="Ask before restoring (default: don't)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+) -> None:
+    """Put files back exactly as they were before an earlier run.
+
+    Example: megallm restore --list; megallm restore --latest
+    """
+    from megallm_cli import backups, operations
+
+    ctx = _context(None)
+    if list_sessions:
+        sessions = backups.list_sessions(ctx.paths.backups_dir)
+        if json_output:
+            ui.emit_json(
+                "restore",
+                True,
+                [
+                    {
+                        "id": s.id,
+                        "created": s.created,
+                        "command": s.command,
+                        "status": s.status,
+                        "files": [e.path for e in s.entries],
+                    }
+                    for s in sessions
+                ],
+            )
+            return
+        if not sessions:
+            ui.say("no backup sessions yet")
+            return
+        ui.print_table(
+            None,
+            ["id", "created", "command", "status", "files"],
+            [[s.id, s.created, s.command, s.status, str(len(s.entries))] for s in sessions],
+        )
+        return
+    if not latest and not session_id:
+        raise UsageError("say which run to undo", hint="pass --latest, --id ID, or --list")
+    if latest and session_id:
+        raise UsageError("--latest and --id contradict each other", hint="pass one of them")
+    plan = operations.plan_restore(ctx, session_id, force)
+    for drift in plan.drifts:
+        ui.warn(f"{drift.path} {drift.reason}" + ("; overwriting (--force)" if force else ""))
+    if plan.drifts and not force:
+        raise MegallmError(
+            f"{len(plan.drifts)} file(s) changed since run {plan.session.id}; nothing restored",
+            hint="look at them, then pass --force to overwrite them with the backup",
+        )
+    for change in plan.changes:
+        ui.say(f"  {_verb(change)} {change.path}")
+    if dry_run or not plan.changes:
+        ui.say("nothing to restore" if not plan.changes else "dry run: nothing was written")
+        if json_output:
+            ui.emit_json("restore", True, {"session": plan.session.id, "dry_run": dry_run})
+        return
+    _confirm(f"Restore {len(plan.changes)} file(s) from {plan.session.id}?", yes)
+    target = plan.session.id
+    _, result = operations.apply_plan(
+        ctx,
+        f"restore {target}",
+        lambda: operations.restore_as_plan(operations.plan_restore(ctx, target, force)),
+    )
+    if json_output:
+        ui.emit_json(
+            "restore",
+            True,
+            {
+                "session": target,
+                "restored": [str(c.path) for c in result.written],
+                "undo_session": result.session_id,
+            },
+        )
+    ui.say(f"restored {len(result.written)} file(s) from {target}", "green")
+    if result.session_id:
+        ui.say(
+            f"this restore is backed up too: `megallm restore --id {result.session_id}` undoes it"
+        )
+
+
+@app.command()
+def remove(
+    agent: list[str] = typer.Option([], "--agent", "-a", help=AGENT_HELP),
+    all_agents: bool = typer.Option(False, "--all", help="Every agent."),
+    level: str = typer.Option("user", "--level", "-l", help=LEVEL_HELP),
+    project_dir: Optional[Path] = typer.Option(
+        None, "--project-dir", help="Project for --level project."
+    ),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Gateway origin that was set."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Remove without asking."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
+) -> None:
+    """Take out only what megallm set, keeping every later edit (backed up, restorable).
+
+    Example: megallm remove --agent claude-code --yes
+    """
+    from megallm_cli import operations
+    from megallm_cli.agents import AGENT_IDS
+
+    ctx = _context(project_dir, base_url)
+    chosen = list(AGENT_IDS) if all_agents else list(dict.fromkeys(agent))
+    if not chosen:
+        raise UsageError("no agent chosen", hint="pass --agent ID (repeatable) or --all")
+    for agent_id in chosen:
+        if agent_id not in AGENT_IDS:
+            raise UsageError(
+                f"unknown agent '{agent_id}'", hint=f"agents are: {', '.join(AGENT_IDS)}"
+            )
+    plan = operations.plan_remove(ctx, chosen, level)
+    _print_plan(plan, show_diff=dry_run)
+    if dry_run:
+        ui.say("dry run: nothing was written")
+        return
+    if not plan.pending:
+        ui.say("nothing of megallm's to remove")
+        return
+    _confirm(f"Remove MegaLLM settings from {len(plan.pending)} file(s)?", yes)
+    _, result = operations.apply_plan(
+        ctx, "remove " + " ".join(chosen), lambda: operations.plan_remove(ctx, chosen, level)
+    )
+    ui.say(f"removed: {len(result.written)} file(s) changed", "green")
+    if result.session_id:
+        ui.say(
+            f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"
+        )
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"megallm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_version_callback,
+        is_eager=True,
+        help="Show the version.",
+    ),
+) -> None:
+    """Point your AI coding agents at the MegaLLM gateway, safely and reversibly."""
+
+
+def run() -> None:
+    """Run the app and turn every failure into one line, a hint and the right exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except MegallmError as failure:
+        ui.error(failure.message, failure.hint)
+        sys.exit(failure.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        ui.say("cancelled, nothing changed")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as failure:
+        if hasattr(failure, "show") and hasattr(failure, "exit_code"):
+            failure.show()  # a usage error found by the option parser prints itself
+            sys.exit(failure.exit_code)
+        if os.environ.get("MEGALLM_DEBUG") == "1":
+            raise
+        ui.error(
+            f"unexpected {type(failure).__name__}: {ui.mask(str(failure))}",
+            "rerun with MEGALLM_DEBUG=1 for the traceback, and report it",
+        )
+        sys.exit(EXIT_FAILURE)
+    if isinstance(code, int) and code:
+        sys.exit(code)

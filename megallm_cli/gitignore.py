@@ -1,0 +1,77 @@
+"""Keeping secret-bearing project files out of git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from megallm_cli.changes import FileChange
+from megallm_cli.formats.text import decode_utf8
+from megallm_cli.fsio import read_bytes
+
+
+def repo_root(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def is_ignored(path: Path) -> bool | None:
+    """Ask git itself (it knows global excludes and nested rules); None outside a repository."""
+    root = repo_root(path.parent if path.parent.exists() else path.parent.parent)
+    if root is None:
+        return None
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "--no-index", str(path)],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.returncode == 0
+
+
+def plan_ignore_entry(path: Path, agent: str) -> FileChange | None:
+    """Add `path`'s name to the .gitignore beside it, unless git already ignores it.
+
+    A .gitignore next to the file works in a repository created later, too, and carries no
+    secret itself, so committing it is fine.
+    """
+    if is_ignored(path):
+        return None
+    gitignore = path.parent / ".gitignore"
+    before = read_bytes(gitignore)
+    text = "" if before is None else decode_utf8(before, gitignore)
+    lines = text.splitlines()
+    if path.name in (line.strip() for line in lines) or f"/{path.name}" in lines:
+        return None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    separator = "" if not text or text.endswith(("\n", "\r")) else newline
+    after = f"{text}{separator}{path.name}{newline}"
+    return FileChange(
+        path=gitignore,
+        before=before,
+        after=after.encode("utf-8"),
+        agent=agent,
+        summary=f"git-ignore {path.name} (it holds the key)",
+    )
+
+
+def is_tracked(path: Path) -> bool:
+    """A tracked file is committed whatever .gitignore says."""
+    root = repo_root(path.parent if path.parent.exists() else path.parent.parent)
+    if root is None or not path.exists():
+        return False
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "--error-unmatch", str(path)],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return completed.returncode == 0

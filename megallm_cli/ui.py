@@ -1,0 +1,112 @@
+"""Rendering: human text on stderr, data on stdout, secrets masked on the way out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from megallm_cli.request import mask_key
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+JSON_VERSION = 1
+
+# Anything shaped like a gateway or vendor key, whether or not we know its value.
+_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9][A-Za-z0-9_\-]{7,}")
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Every string passed here is masked in all output from now on."""
+    if value:
+        _known_secrets.add(value)
+
+
+def mask(text: str) -> str:
+    for secret in sorted(_known_secrets, key=len, reverse=True):
+        text = text.replace(secret, mask_key(secret))
+    return _KEY_PATTERN.sub(lambda m: mask_key(m.group()), text)
+
+
+def plain_terminal() -> bool:
+    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+
+
+@lru_cache(maxsize=1)
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(
+        stderr=True,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        emoji=False,
+    )
+
+
+def can_draw_unicode() -> bool:
+    encoding = (getattr(sys.stderr, "encoding", None) or "").lower()
+    return "utf" in encoding and os.environ.get("TERM") != "dumb"
+
+
+def symbol(status: str) -> str:
+    unicode = {"ok": "✓", "warn": "!", "fail": "✗", "info": "·"}
+    ascii_ = {"ok": "ok", "warn": "!!", "fail": "XX", "info": "--"}
+    return (unicode if can_draw_unicode() else ascii_)[status]
+
+
+STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
+
+
+def say(message: str = "", style: str | None = None) -> None:
+    from rich.markup import escape
+
+    text = escape(mask(message))
+    console().print(f"[{style}]{text}[/]" if style else text, soft_wrap=True)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    say(f"error: {message}", "bold red")
+    if hint:
+        say(f"hint: {hint}", "yellow")
+
+
+def warn(message: str) -> None:
+    say(f"warning: {message}", "yellow")
+
+
+def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=title,
+        box=box.ASCII if not can_draw_unicode() else box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(mask(cell) for cell in row))
+    console().print(table)
+
+
+def emit_json(
+    command: str, ok: bool, data: Any, errors: list[dict[str, Any]] | None = None
+) -> None:
+    """One versioned envelope on stdout; everything in it is masked."""
+    envelope = {
+        "version": JSON_VERSION,
+        "command": command,
+        "ok": ok,
+        "data": data,
+        "errors": errors or [],
+    }
+    sys.stdout.write(mask(json.dumps(envelope, indent=2, default=str)) + "\n")
+    sys.stdout.flush()
