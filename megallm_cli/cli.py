@@ -208,6 +208,13 @@ def setup(
         ui.say(
             f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"
         )
+    if any(change.agent == "shell" for change in result.written):
+        hint = operations.activation_hint(ctx)
+        ui.say(
+            f"new terminals get MEGALLM_API_KEY; in this one run: {hint}"
+            if hint
+            else "open a new terminal to get MEGALLM_API_KEY"
+        )
 
 
 def _verify_key(ctx: Context, key: str) -> None:
@@ -307,10 +314,10 @@ def doctor(
 
     Example: megallm doctor --agent claude-code
     """
-    from megallm_cli import operations
+    from megallm_cli import doctor as checks
 
     ctx = _context(project_dir, base_url)
-    findings = operations.doctor(ctx, agent or None)
+    findings = checks.run(ctx, agent or None)
     failed = [f for f in findings if f.status == "fail"]
     warned = [f for f in findings if f.status == "warn"]
     if json_output:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from megallm_cli import backups, engine
 from megallm_cli.agents import AGENT_IDS, get_agent
-from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
+from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
 from megallm_cli.changes import FileChange
 from megallm_cli.request import SetupRequest
 
@@ -47,7 +47,37 @@ def plan_setup(ctx: Context, request: SetupRequest) -> Plan:
         if request.level not in agent.levels:
             notes.append(f"{agent.display_name} supports only {', '.join(agent.levels)} level")
         plans.append(agent.plan(ctx, request))
+    env: dict[str, str] = {}
+    for agent_plan in plans:
+        env.update(agent_plan.env)
+    if env:
+        plans.append(plan_shell_env(ctx, env, request.level))
     return Plan(plans, notes)
+
+
+def plan_shell_env(ctx: Context, env: dict[str, str], level: str) -> AgentPlan:
+    """Agents that read the key from their environment need it in every new shell."""
+    from megallm_cli import shellenv
+    from megallm_cli.system import current_shell
+
+    families = shellenv.detected_shell_families(ctx.paths, current_shell(ctx.paths)) or ["sh"]
+    shell_plan = shellenv.plan_shell_env(ctx.paths, env, families)
+    notes = []
+    if level == "project":
+        notes.append(
+            f"{', '.join(env)} goes into your user environment ({ctx.paths.config_dir}): "
+            "project files never hold the key"
+        )
+    return AgentPlan(shellenv.AGENT, list(shell_plan.file_changes), notes)
+
+
+def activation_hint(ctx: Context) -> str | None:
+    """What to run in this terminal so the new variables apply without opening another."""
+    from megallm_cli import shellenv
+    from megallm_cli.system import current_shell
+
+    shell = current_shell(ctx.paths)
+    return shellenv.activation_hint(ctx.paths, shell) if shell else None
 
 
 def apply_plan(
@@ -68,7 +98,21 @@ def apply_plan(
 
 
 def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
-    return Plan([get_agent(agent_id).unconfigure(ctx, level) for agent_id in agent_ids])
+    """Unconfigure the agents; the shell env goes too once no remaining agent reads it."""
+    plans = [get_agent(agent_id).unconfigure(ctx, level) for agent_id in agent_ids]
+    still_using_env = [
+        agent_id
+        for agent_id in AGENT_IDS
+        if agent_id not in agent_ids
+        and get_agent(agent_id).needs_shell_env
+        and get_agent(agent_id).configured(ctx)
+    ]
+    if not still_using_env:
+        from megallm_cli import shellenv
+
+        removal = shellenv.plan_shell_env_removal(ctx.paths)
+        plans.append(AgentPlan(shellenv.AGENT, list(removal.file_changes)))
+    return Plan(plans)
 
 
 @dataclass(frozen=True)
@@ -83,46 +127,6 @@ def status(ctx: Context, agent_ids: Sequence[str] = AGENT_IDS) -> list[AgentStat
         agent = get_agent(agent_id)
         rows.append(AgentStatus(agent.detect(ctx), agent.configured(ctx)))
     return rows
-
-
-def doctor(ctx: Context, agent_ids: Sequence[str] | None = None) -> list[Finding]:
-    """Run the offline checks of every agent that is configured (or named)."""
-    findings: list[Finding] = []
-    chosen = (
-        list(agent_ids)
-        if agent_ids
-        else [agent_id for agent_id in AGENT_IDS if get_agent(agent_id).configured(ctx)]
-    )
-    if not chosen:
-        findings.append(
-            Finding(
-                "megallm",
-                "fail",
-                "no agent is configured for MegaLLM",
-                "checked every agent's config files at user and project level",
-                hint="run `megallm setup`",
-            )
-        )
-    for agent_id in chosen:
-        findings.extend(get_agent(agent_id).check(ctx))
-    findings.extend(_check_backups(ctx))
-    return findings
-
-
-def _check_backups(ctx: Context) -> list[Finding]:
-    interrupted = [
-        s for s in backups.list_sessions(ctx.paths.backups_dir) if s.status == backups.PENDING
-    ]
-    return [
-        Finding(
-            "megallm",
-            "warn",
-            f"run {session.id} was interrupted",
-            "each file it touched is either before or after its change",
-            hint=f"run `megallm restore --id {session.id}` to undo it, or run setup again",
-        )
-        for session in interrupted
-    ]
 
 
 def restore_as_plan(restore_plan: backups.RestorePlan) -> Plan:

@@ -828,3 +828,23 @@ def find_stray_exports(
         for export in find_exports(text, watched, dialect.style):
             found.append(StrayExport(path, export.line, export.name, export.snippet))
     return found
+
+
+def families_sourcing_env(paths: Paths) -> dict[str, list[Path]]:
+    """For each shell family, the startup files where our block is in place now."""
+    from megallm_cli.formats.shellblock import find_block
+
+    found: dict[str, list[Path]] = {}
+    for family in FAMILIES:
+        dialect = _FAMILY_DIALECT[family]
+        for path in _rc_targets(paths, family):
+            data = _read(path) if path.is_file() else None
+            if data is None:
+                continue
+            try:
+                text, _encoding = _decode(data, path)
+                if find_block(text, dialect.style):
+                    found.setdefault(family, []).append(path)
+            except (ConfigParseError, ShellBlockError):
+                continue
+    return found

@@ -72,6 +72,8 @@ class Agent(Protocol):
     id: str
     display_name: str
     levels: tuple[str, ...]
+    needs_shell_env: bool
+    """True when the agent's config refers to MEGALLM_API_KEY instead of holding the key."""
 
     def detect(self, ctx: Context) -> Detection: ...
 

@@ -45,6 +45,7 @@ class ClaudeCode:
     id = AGENT_ID
     display_name = "Claude Code"
     levels = ("user", "project")
+    needs_shell_env = False
 
     # --- where things live ---
     @staticmethod
