@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -9,6 +10,7 @@ from megallm_cli import backups, engine
 from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
 from megallm_cli.changes import FileChange
+from megallm_cli.errors import MegallmError
 from megallm_cli.request import SetupRequest
 
 
@@ -21,10 +23,18 @@ class Plan:
 
     @property
     def changes(self) -> list[FileChange]:
+        """Every change once; two different edits of one file would silently lose one."""
         merged: dict[str, FileChange] = {}
         for agent_plan in self.agent_plans:
             for change in agent_plan.changes:
-                merged[str(change.path)] = change
+                key = os.path.realpath(change.path)
+                earlier = merged.get(key)
+                if earlier is not None and earlier.after != change.after:
+                    raise MegallmError(
+                        f"{change.path} would be edited twice ({earlier.agent}, {change.agent})",
+                        hint="configure these agents in two runs, and report this as a bug",
+                    )
+                merged[key] = change
         return list(merged.values())
 
     @property
