@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_NEW_FILE_MODE = 0o644
 DEFAULT_NEW_DIR_MODE = 0o755
+PRIVATE_DIR_MODE = 0o700
 
 
 def read_bytes(path: Path) -> bytes | None:
@@ -39,7 +40,7 @@ def ensure_dir(directory: Path, mode: int = DEFAULT_NEW_DIR_MODE) -> None:
     """Create a directory (and parents). Existing directories keep their mode."""
     if directory.is_dir():
         return
-    ensure_dir(directory.parent, DEFAULT_NEW_DIR_MODE)
+    ensure_dir(directory.parent, mode)
     try:
         directory.mkdir(mode=mode)
     except FileExistsError:
@@ -54,8 +55,9 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     `mode` None keeps the existing file's mode (or 0644 for a new file). Symlinks are followed.
     """
     target = resolve_target(path)
-    ensure_dir(target.parent)
     final_mode = mode if mode is not None else (current_mode(target) or DEFAULT_NEW_FILE_MODE)
+    # A directory we create for a private file is private too: its listing names the secret.
+    ensure_dir(target.parent, PRIVATE_DIR_MODE if final_mode & 0o077 == 0 else DEFAULT_NEW_DIR_MODE)
     temp = target.with_name(f".{target.name}.megallm-{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
     try:

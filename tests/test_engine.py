@@ -189,3 +189,15 @@ def test_find_session_by_unique_prefix(paths: Paths, fs: FakeFilesystem) -> None
     assert backups.find_session(paths.backups_dir, result.session_id[:15]).id == result.session_id
     manifest = json.loads((paths.backups_dir / result.session_id / "manifest.json").read_text())
     assert manifest["version"] == 1 and manifest["command"] == "test"
+
+
+def test_directories_created_for_a_secret_are_private(paths: Paths, fs: FakeFilesystem) -> None:
+    secret_file = HOME / ".config" / "megallm" / "env.sh"
+    plain_file = HOME / "plain" / "notes.txt"
+    engine.apply(
+        paths,
+        "test",
+        lambda: [change(secret_file, b"export K=1\n", secret=True), change(plain_file, b"x")],
+    )
+    assert mode_of(secret_file.parent) == 0o700
+    assert mode_of(plain_file.parent) == 0o755
