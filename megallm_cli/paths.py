@@ -174,6 +174,12 @@ class Paths:
         cline_dir = self._env_path("CLINE_DIR")
         return (cline_dir or self.home / ".cline") / "data"
 
+    @cached_property
+    def cline_provider_settings_file(self) -> Path:
+        """Cline's providers.json; Cline 3.0.65 honours CLINE_PROVIDER_SETTINGS_PATH first."""
+        explicit = self._env_path("CLINE_PROVIDER_SETTINGS_PATH")
+        return explicit or self.cline_data_dir / "settings" / "providers.json"
+
     def vscode_user_dir(self, variant: str) -> Path:
         """The `User` settings dir of a VS Code variant ("Code", "Cursor", "VSCodium", …)."""
         if self.family == "macos":
