@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from megallm_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from megallm_cli.models import ModelCatalog
 
 DEFAULT_ORIGIN = "https://ai.megallm.io"
 KEY_PREFIX = "sk-mega-"
@@ -125,6 +129,8 @@ class SetupRequest:
     models: dict[str, str] = field(default_factory=dict)
     claude_auth_variable: str = "ANTHROPIC_AUTH_TOKEN"
     fix_claude_comments: bool = False
+    model_catalog: ModelCatalog | None = None
+    """The models agents list in their config (OpenCode, Kilo); None: cached or bundled."""
 
     def model_for(self, agent: str) -> str | None:
         return self.models.get(agent) or self.models.get("*")

@@ -76,7 +76,8 @@ class Home:
 
 
 def _is_our_state(path: Path) -> bool:
-    return "megallm" in path.parts and ".local" in path.parts
+    """Backups and the model cache are megallm's own bookkeeping, not the user's files."""
+    return "megallm" in path.parts and (".local" in path.parts or ".cache" in path.parts)
 
 
 @pytest.fixture
