@@ -131,9 +131,14 @@ def running_processes(
         return []
     found = []
     me = os.getpid()
-    for process in psutil.process_iter(["pid", "name", "cmdline", "create_time"]):
+    # Only this user's processes: another account's agent does not read our config files.
+    my_uid = os.getuid() if hasattr(os, "getuid") else None
+    for process in psutil.process_iter(["pid", "name", "cmdline", "create_time", "uids"]):
         info = process.info
         if info["pid"] == me:
+            continue
+        uids = info.get("uids")
+        if my_uid is not None and uids is not None and uids.real != my_uid:
             continue
         name = (info.get("name") or "").lower().removesuffix(".exe")
         argv = info.get("cmdline") or []
