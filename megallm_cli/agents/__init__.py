@@ -10,6 +10,11 @@ from megallm_cli.errors import UsageError
 # id → "module:attribute"; modules load lazily so `megallm --help` imports none of them.
 _REGISTRY = {
     "claude-code": "megallm_cli.agents.claude_code:AGENT",
+    "codex": "megallm_cli.agents.codex:AGENT",
+    "opencode": "megallm_cli.agents.opencode:AGENT",
+    "kilo": "megallm_cli.agents.kilo:AGENT",
+    "cline": "megallm_cli.agents.cline:AGENT",
+    "roo-code": "megallm_cli.agents.roo:AGENT",
 }
 
 AGENT_IDS: tuple[str, ...] = tuple(_REGISTRY)
