@@ -115,7 +115,7 @@ def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
         for agent_id in AGENT_IDS
         if agent_id not in agent_ids
         and get_agent(agent_id).needs_shell_env
-        and get_agent(agent_id).configured(ctx)
+        and any(ctx.gateway.matches(c.base_url) for c in get_agent(agent_id).configured(ctx))
     ]
     if not still_using_env:
         from megallm_cli import shellenv
