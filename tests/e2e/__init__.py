@@ -1,0 +1,1 @@
+"""End-to-end tests: megallm with the real agents against the stand-in gateway."""
