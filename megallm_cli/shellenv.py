@@ -313,6 +313,11 @@ def _rc_targets(paths: Paths, family: str) -> list[Path]:
         return [_zshenv(paths)]
     if family == "fish":
         return [_fish_drop_in(paths)]
+    return powershell_profiles(paths)
+
+
+def powershell_profiles(paths: Paths) -> list[Path]:
+    """The PowerShell profiles (all hosts, current user) that get a megallm block."""
     profiles = [directory / "profile.ps1" for directory in _powershell_dirs(paths)]
     # Windows PowerShell 5's default execution policy on client Windows refuses all scripts,
     # so a profile we create there would print an error in every new window; touch it only if
@@ -626,14 +631,25 @@ def _display(paths: Paths, path: Path) -> str:
 
 def _edited(path: Path, dialect: _Dialect, body: str | None) -> tuple[bytes | None, bytes]:
     """The file's bytes now, and with our block set to `body` (None: removed)."""
+    return edit_block(path, dialect.style, body, dialect.block_newline)
+
+
+def edit_block(
+    path: Path, style: BlockStyle, body: str | None, block_newline: str | None
+) -> tuple[bytes | None, bytes]:
+    """A startup file's bytes now, and with the `style` block set to `body` (None: removed).
+
+    The file's encoding (BOM, UTF-16, bytes that are not UTF-8) comes back as it was, and
+    malformed markers raise ConfigParseError with their line. `block_newline` as in
+    upsert_block.
+    """
     before = _read(path)
     text, encoding = _decode(before, path) if before is not None else ("", _UTF8)
-    style = dialect.style
     try:
         if body is None:
             edited = remove_block(text, style)
         else:
-            edited = upsert_block(text, body, style, dialect.block_newline)
+            edited = upsert_block(text, body, style, block_newline)
     except ShellBlockError as error:
         raise ConfigParseError(path, error.line, 1, error.reason) from error
     return before, _encode(edited, encoding)

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ JSON_VERSION = 1
 # Anything shaped like a gateway or vendor key, whether or not we know its value.
 _KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9][A-Za-z0-9_\-]{7,}")
 _known_secrets: set[str] = set()
+# --quiet: informational text and spinners are left out; warnings, errors and prompts stay.
+_quiet = False
+# One envelope per run: a failure after a command printed its own adds none.
+_envelope_sent = False
 
 
 def register_secret(value: str) -> None:
@@ -64,7 +69,18 @@ def symbol(status: str) -> str:
 STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
 
 
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
 def say(message: str = "", style: str | None = None) -> None:
+    """Informational text for a person (stderr); --quiet leaves it out."""
+    if not _quiet:
+        _print(message, style)
+
+
+def _print(message: str, style: str | None) -> None:
     from rich.markup import escape
 
     text = escape(mask(message))
@@ -72,16 +88,25 @@ def say(message: str = "", style: str | None = None) -> None:
 
 
 def error(message: str, hint: str | None = None) -> None:
-    say(f"error: {message}", "bold red")
+    _print(f"error: {message}", "bold red")
     if hint:
-        say(f"hint: {hint}", "yellow")
+        _print(f"hint: {hint}", "yellow")
 
 
 def warn(message: str) -> None:
-    say(f"warning: {message}", "yellow")
+    _print(f"warning: {message}", "yellow")
+
+
+def progress(message: str) -> AbstractContextManager[object]:
+    """A spinner with `message` while a slow step runs (drawn only on a terminal, not --quiet)."""
+    if _quiet:
+        return nullcontext()
+    return console().status(mask(message))
 
 
 def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    if _quiet:
+        return
     from rich import box
     from rich.table import Table
 
@@ -92,8 +117,11 @@ def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterab
     )
     for column in columns:
         table.add_column(column, overflow="fold")
+    from rich.text import Text
+
     for row in rows:
-        table.add_row(*(mask(cell) for cell in row))
+        # Text, not markup: a cell like "[model_providers.megallm]" must print as written.
+        table.add_row(*(Text(mask(cell)) for cell in row))
     console().print(table)
 
 
@@ -110,3 +138,9 @@ def emit_json(
     }
     sys.stdout.write(mask(json.dumps(envelope, indent=2, default=str)) + "\n")
     sys.stdout.flush()
+    global _envelope_sent
+    _envelope_sent = True
+
+
+def envelope_sent() -> bool:
+    return _envelope_sent

@@ -25,10 +25,18 @@ _MARKER_LINE_BLANKS = " \t\r"
 
 
 class BlockStyle(Enum):
-    """Marker flavour: POSIX for sh, bash, zsh and fish (all use # comments), and PowerShell."""
+    """Marker flavour: POSIX for sh, bash, zsh and fish (all use # comments), and PowerShell.
+
+    The completion styles mark the block `megallm completion install` adds. They are a block
+    of their own, not part of the env block, so either can be added or removed without the
+    other, and one file may hold both (a marker must match a whole line, so neither pair
+    mistakes the other's lines for its own).
+    """
 
     POSIX = ("# >>> megallm >>>", "# <<< megallm <<<")
     POWERSHELL = ("#region megallm", "#endregion megallm")
+    POSIX_COMPLETION = ("# >>> megallm completion >>>", "# <<< megallm completion <<<")
+    POWERSHELL_COMPLETION = ("#region megallm completion", "#endregion megallm completion")
 
     @property
     def start_marker(self) -> str:
