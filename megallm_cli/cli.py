@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
-from megallm_cli import __version__, ui
+from megallm_cli import ui
 from megallm_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, Cancelled, MegallmError, UsageError
 
 if TYPE_CHECKING:
     from megallm_cli.agents.base import Context
+    from megallm_cli.gateway import KeyCheck
     from megallm_cli.operations import Plan
 
 app = typer.Typer(
@@ -120,20 +121,30 @@ def setup(
     no_verify: bool = typer.Option(
         False, "--no-verify", help="Do not check the key with the gateway before writing."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Apply without asking; the wizard takes every default."
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show the diff (key masked); write nothing."
+    ),
+    install_missing: bool = typer.Option(
+        False, "--install-missing", help="npm install -g the named agents that are missing."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Configure agents to use the MegaLLM gateway.
 
-    Example (non-interactive):
+    On a terminal without --agent or --all-detected, a wizard asks each question; every
+    question has a flag.
 
-      echo "$KEY" | megallm setup --agent claude-code --level user --api-key-stdin --yes
+    Example (non-interactive, every step as a flag):
+
+    \b
+      echo "$KEY" | megallm setup --agent claude-code --agent codex --install-missing \\
+        --level user --api-key-stdin --model claude-code=claude-sonnet-4-5 --yes
     """
-    from megallm_cli import operations
-    from megallm_cli.agents import AGENT_IDS
+    from megallm_cli import models, operations, wizard
+    from megallm_cli.agents import AGENT_IDS, get_agent
     from megallm_cli.keysource import obtain_key
     from megallm_cli.request import LEVELS, SetupRequest, parse_model_flags
 
@@ -143,6 +154,31 @@ def setup(
     if claude_auth not in auth_variables:
         raise UsageError(f"--claude-auth must be auth-token or api-key, not '{claude_auth}'")
     ctx = _context(project_dir, base_url)
+    if not _interactive():
+        missing = wizard.missing_flags(
+            agent_named=bool(agent) or all_detected,
+            yes=yes,
+            dry_run=dry_run,
+            key_given=api_key_stdin or "MEGALLM_API_KEY" in os.environ,
+        )
+        if missing:
+            raise UsageError(
+                "no terminal to ask on: pass " + ", ".join(missing),
+                hint='echo "$KEY" | megallm setup --agent claude-code --api-key-stdin --yes',
+            )
+    elif not agent and not all_detected and not json_output:
+        options = wizard.Options(
+            level=level,
+            models=parse_model_flags(model, AGENT_IDS),
+            claude_auth_variable=auth_variables[claude_auth],
+            fix_claude_comments=fix_claude_comments,
+            verify_key=not no_verify,
+            accept_defaults=yes,
+            dry_run=dry_run,
+            install_missing=install_missing,
+        )
+        wizard.run(ctx, options, os.environ, wizard.Prompter(accept_defaults=yes))
+        return
     for agent_id in agent:
         if agent_id not in AGENT_IDS:
             raise UsageError(
@@ -151,11 +187,16 @@ def setup(
     chosen = list(dict.fromkeys(agent))
     if all_detected:
         found = [d.agent for d in operations.detect_all(ctx) if d.installed]
-        if not found and not chosen:
+        fitting = [a for a in found if level in get_agent(a).levels]
+        for skipped in sorted(set(found) - set(fitting)):
+            ui.say(f"note: skipping {skipped}: it has no {level}-level config", "yellow")
+        if not fitting and not chosen:
             raise MegallmError("no agents detected", hint="name them with --agent")
-        chosen = list(dict.fromkeys([*chosen, *found]))
+        chosen = list(dict.fromkeys([*chosen, *fitting]))
     if not chosen:
         raise UsageError("no agent chosen", hint="pass --agent ID (repeatable) or --all-detected")
+    if install_missing:
+        wizard.install_missing(ctx, chosen)
     for detection in operations.detect_all(ctx, chosen):
         if not detection.installed:
             ui.warn(f"{detection.agent} is not installed here; configuring it anyway")
@@ -169,6 +210,8 @@ def setup(
     ui.register_secret(secret.reveal())
     for warning in key_warnings:
         ui.warn(warning)
+    ui.say(f"key from {source}: {secret.masked()}; gateway {ctx.gateway.origin}", "dim")
+    checked = None if no_verify else _verify_key(ctx, secret.reveal())
     request = SetupRequest(
         agents=tuple(chosen),
         level=level,
@@ -178,18 +221,21 @@ def setup(
         models=parse_model_flags(model, AGENT_IDS),
         claude_auth_variable=auth_variables[claude_auth],
         fix_claude_comments=fix_claude_comments,
+        # The key check's /v1/models answer is the live catalog: no second request.
+        model_catalog=models.remember(ctx.paths, ctx.gateway, checked) if checked else None,
     )
-    ui.say(f"key from {source}: {secret.masked()}; gateway {ctx.gateway.origin}", "dim")
-    if not no_verify:
-        _verify_key(ctx, secret.reveal())
     plan = operations.plan_setup(ctx, request)
-    _print_plan(plan, show_diff=dry_run)
+    # With --json, stdout holds the envelope and nothing else.
+    _print_plan(plan, show_diff=dry_run and not json_output)
     if dry_run:
         if json_output:
             ui.emit_json("setup", True, _plan_json(plan, dry_run=True))
         ui.say("dry run: nothing was written")
         return
     if not plan.pending:
+        from megallm_cli.engine import recover
+
+        recover(ctx.paths)  # what a killed run left must not outlive the next run
         ui.say("already set up: nothing to change", "green")
         if json_output:
             ui.emit_json("setup", True, {"session": None, **_plan_json(plan, dry_run=False)})
@@ -217,10 +263,10 @@ def setup(
         )
 
 
-def _verify_key(ctx: Context, key: str) -> None:
+def _verify_key(ctx: Context, key: str) -> KeyCheck:
     from megallm_cli.gateway import check_key
 
-    with ui.console().status("checking the key with the gateway…"):
+    with ui.progress("checking the key with the gateway…"):
         result = check_key(ctx.gateway, key)
     if result.usable:
         ui.say(f"key accepted by {ctx.gateway.origin} ({result.latency_ms:.0f} ms)", "green")
@@ -231,6 +277,7 @@ def _verify_key(ctx: Context, key: str) -> None:
         )
     else:
         ui.warn(f"could not verify the key ({result.outcome}: {result.detail}); going on")
+    return result
 
 
 def _plan_json(plan: Plan, dry_run: bool) -> dict[str, object]:
@@ -308,16 +355,40 @@ def doctor(
     agent: list[str] = typer.Option([], "--agent", "-a", help="Check only these agents."),
     project_dir: Optional[Path] = typer.Option(None, "--project-dir", help="Project to inspect."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Gateway origin expected."),
+    online: bool = typer.Option(
+        False, "--online", help="Also ask the gateway: reachable, key accepted, models exist."
+    ),
+    probe: bool = typer.Option(
+        False,
+        "--probe",
+        help="--online, plus one 1-token request per API the agents use (costs tokens).",
+    ),
+    deep: bool = typer.Option(
+        False, "--deep", help="Also ask each installed agent whether it accepts its config."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Check that every configured agent is set up right. Exit 0 healthy, 1 problems.
 
-    Example: megallm doctor --agent claude-code
+    Offline by default. Example: megallm doctor --agent claude-code --online --probe --deep
     """
     from megallm_cli import doctor as checks
 
     ctx = _context(project_dir, base_url)
     findings = checks.run(ctx, agent or None)
+    if online or probe:
+        from megallm_cli import doctor_online
+
+        with ui.console().status("asking the gateway…"):
+            findings += doctor_online.run(ctx, agent or None, probe_wires=probe)
+    if deep:
+        from megallm_cli import doctor_deep
+
+        with ui.console().status("asking the agents…"):
+            findings += doctor_deep.run(ctx, agent or None)
+    # Online and deep findings join their agent's group instead of starting a new one.
+    groups = list(dict.fromkeys(f.agent for f in findings))
+    findings.sort(key=lambda f: groups.index(f.agent))
     failed = [f for f in findings if f.status == "fail"]
     warned = [f for f in findings if f.status == "warn"]
     if json_output:
@@ -339,7 +410,7 @@ def doctor(
             ui.say(line, ui.STYLE[finding.status])
             if finding.hint and finding.status in ("warn", "fail"):
                 ui.say(f"      fix: {finding.hint}", "dim")
-        passed = len(findings) - len(failed) - len(warned)
+        passed = sum(f.status == "ok" for f in findings)
         ui.say(
             f"\n{passed} passed, {len(warned)} warning(s), {len(failed)} problem(s)",
             "red" if failed else ("yellow" if warned else "green"),
@@ -396,6 +467,9 @@ def restore(
         raise UsageError("say which run to undo", hint="pass --latest, --id ID, or --list")
     if latest and session_id:
         raise UsageError("--latest and --id contradict each other", hint="pass one of them")
+    from megallm_cli.engine import recover
+
+    recover(ctx.paths)  # a killed run's session becomes restorable, its leftovers go
     plan = operations.plan_restore(ctx, session_id, force)
     for drift in plan.drifts:
         ui.warn(f"{drift.path} {drift.reason}" + ("; overwriting (--force)" if force else ""))
@@ -482,48 +556,215 @@ def remove(
         )
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"megallm {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
+@app.command("models")
+def list_models(
+    base_url: Optional[str] = typer.Option(
+        None,
+        "--base-url",
+        help="Gateway origin (default https://ai.megallm.io, or MEGALLM_BASE_URL).",
+    ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Ask the gateway even when the cached list is fresh."
+    ),
+    api_key_stdin: bool = typer.Option(
         False,
-        "--version",
-        "-V",
-        callback=_version_callback,
-        is_eager=True,
-        help="Show the version.",
+        "--api-key-stdin",
+        help="Read the key from standard input (else MEGALLM_API_KEY, else the one setup saved).",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+) -> None:
+    """List the gateway's models: live when it answers, else the cached or the bundled list.
+
+    Example: megallm models --refresh
+    """
+    from megallm_cli import models
+
+    ctx = _context(None, base_url)
+    key = models.listing_key(ctx.paths.env, ctx.paths, api_key_stdin, sys.stdin)
+    if key:
+        ui.register_secret(key)
+    with ui.progress("asking the gateway for its models…"):
+        found = models.catalog(ctx.paths, ctx.gateway, key, refresh=refresh)
+    if json_output:
+        ui.emit_json("models", True, found.to_json())
+    else:
+        ui.print_table(None, ["id", "owner"], [[m.id, m.owned_by] for m in found.models])
+    ui.say(f"source: {found.describe()}", "yellow" if found.source == "bundled" else "green")
+
+
+completion_app = typer.Typer(
+    help=(
+        "Shell completion: install it for your shell, or print the script.\n\n"
+        "Example: megallm completion install"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(completion_app, name="completion")
+
+SHELL_HELP = "bash, zsh, fish or powershell (default: the shell you are running)."
+
+
+def _completion_shell(shell: Optional[str]) -> str:
+    from megallm_cli.completion import SHELLS
+    from megallm_cli.paths import Paths
+    from megallm_cli.shellenv import shell_family
+    from megallm_cli.system import current_shell
+
+    hint = f"pass --shell {'|'.join(SHELLS)}"
+    if shell is not None:
+        if shell_family(shell) not in SHELLS:
+            raise UsageError(f"--shell must be one of {', '.join(SHELLS)}, not '{shell}'")
+        return str(shell_family(shell))
+    running = current_shell(Paths.from_environ())
+    if running is None:
+        raise UsageError("cannot tell which shell you are running", hint=hint)
+    family = shell_family(running)
+    if family not in SHELLS:
+        raise UsageError(f"no completion for {running}, the shell you are running", hint=hint)
+    return str(family)
+
+
+@completion_app.command("install")
+def completion_install(
+    ctx: typer.Context,
+    shell: Optional[str] = typer.Option(None, "--shell", help=SHELL_HELP),
+    uninstall: bool = typer.Option(
+        False, "--uninstall", help="Take it out again (from every shell unless --shell)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
+) -> None:
+    """Install tab completion for your shell; running it again changes nothing.
+
+    Every file it changes is backed up first: --uninstall (or megallm restore) takes it out.
+
+    Example: megallm completion install --shell zsh
+    """
+    from megallm_cli import completion, engine
+    from megallm_cli.changes import FileChange, unified_diff
+    from megallm_cli.paths import Paths
+
+    paths = Paths.from_environ()
+    shells = (_completion_shell(shell),) if shell or not uninstall else completion.SHELLS
+    tree = completion.command_tree(ctx.find_root().command)
+
+    def build() -> list[FileChange]:
+        if uninstall:
+            return completion.plan_uninstall(paths, shells)
+        return completion.plan_install(paths, shells[0], tree)
+
+    changes = build()
+    if dry_run:
+        for change in changes:
+            sys.stdout.write(unified_diff(change, ui.mask))
+        ui.say("dry run: nothing was written")
+        return
+    if not changes:
+        ui.say("nothing to change", "green")
+        return
+    action = "uninstall" if uninstall else "install"
+    result = engine.apply(
+        paths,
+        f"completion {action} {' '.join(shells)}",
+        build,
+        on_write=lambda change: ui.say(f"  {_verb(change)}d {change.path}", "dim"),
+    )
+    if uninstall:
+        ui.say(f"completion removed: {len(result.written)} file(s) changed", "green")
+    else:
+        ui.say(f"{shells[0]} completion installed; new terminals have it", "green")
+        ui.say(f"in this terminal, run: {completion.activation_hint(paths, shells[0])}")
+    if result.session_id:
+        ui.say(f"backup: {result.session_id} — `megallm restore --id {result.session_id}`")
+
+
+@completion_app.command("show")
+def completion_show(
+    ctx: typer.Context, shell: Optional[str] = typer.Option(None, "--shell", help=SHELL_HELP)
+) -> None:
+    """Print the completion script, to package it or to load it yourself.
+
+    Example: megallm completion show --shell bash > /etc/bash_completion.d/megallm
+    """
+    from megallm_cli import completion
+
+    tree = completion.command_tree(ctx.find_root().command)
+    sys.stdout.write(completion.render(_completion_shell(shell), tree))
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    # Eager, like --help: it acts alone (completion offers nothing after it).
+    version: bool = typer.Option(
+        False, "--version", "-V", is_eager=True, help="Show the version and exit."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="With --version: also show Python version and platform."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only warnings and errors (stdout is unchanged)."
     ),
 ) -> None:
     """Point your AI coding agents at the MegaLLM gateway, safely and reversibly."""
+    from megallm_cli.entry import version_text
+
+    # Handled here rather than in an option callback: a callback of --version would run
+    # before a -v that follows it had been read.
+    if version:
+        typer.echo(version_text(verbose), nl=False)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")  # only options were given
+    ui.set_quiet(quiet)
 
 
 def run() -> None:
     """Run the app and turn every failure into one line, a hint and the right exit code."""
     try:
         code = app(standalone_mode=False)
+    except Cancelled as cancelled:
+        ui.say(cancelled.message)  # the user's choice, not an error
+        sys.exit(cancelled.exit_code)
     except MegallmError as failure:
-        ui.error(failure.message, failure.hint)
-        sys.exit(failure.exit_code)
+        _fail(failure.message, failure.hint, failure.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         ui.say("cancelled, nothing changed")
         sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except Exception as failure:
-        if hasattr(failure, "show") and hasattr(failure, "exit_code"):
-            failure.show()  # a usage error found by the option parser prints itself
-            sys.exit(failure.exit_code)
+        if hasattr(failure, "format_message") and hasattr(failure, "exit_code"):
+            _usage_error(failure)
         if os.environ.get("MEGALLM_DEBUG") == "1":
             raise
-        ui.error(
+        _fail(
             f"unexpected {type(failure).__name__}: {ui.mask(str(failure))}",
             "rerun with MEGALLM_DEBUG=1 for the traceback, and report it",
+            EXIT_FAILURE,
         )
-        sys.exit(EXIT_FAILURE)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _fail(message: str, hint: Optional[str], exit_code: int) -> NoReturn:
+    ui.error(message, hint)
+    # With --json a script reads stdout: it gets the envelope, saying what went wrong.
+    arguments = sys.argv[1:]
+    if "--json" in arguments and not ui.envelope_sent():
+        command = next((word for word in arguments if not word.startswith("-")), "megallm")
+        ui.emit_json(command, False, None, [{"message": message, "hint": hint}])
+    sys.exit(exit_code)
+
+
+def _usage_error(failure: Any) -> NoReturn:
+    """A usage error found by the option parser, in our one-line-and-a-hint form."""
+    # A bare group (`megallm`, `megallm completion`) shows its help; typer tells this error
+    # apart by name too, since click before 8.2 has no such class to import.
+    if type(failure).__name__ == "NoArgsIsHelpError":
+        failure.show()
+        sys.exit(failure.exit_code)
+    context = getattr(failure, "ctx", None)
+    command = context.command_path if context is not None else "megallm"
+    message = failure.format_message().rstrip(".")
+    _fail(message[:1].lower() + message[1:], f"see `{command} --help`", failure.exit_code)
