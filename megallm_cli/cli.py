@@ -241,6 +241,9 @@ def setup(
             ui.emit_json("setup", True, {"session": None, **_plan_json(plan, dry_run=False)})
         return
     _confirm(f"Apply {len(plan.pending)} change(s)?", yes)
+    # apply_plan plans again under the lock; the preview holds each file's old and new bytes,
+    # which for a 50 MB ~/.claude.json must not stay in memory beside the new plan's.
+    del plan
     applied, result = operations.apply_plan(
         ctx,
         "setup " + " ".join(chosen),

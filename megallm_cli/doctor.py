@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from megallm_cli import backups
 from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import Context, Finding
 from megallm_cli.keysource import KEY_ENV
@@ -141,6 +140,8 @@ def key_place_findings(ctx: Context, agent_ids: Sequence[str]) -> list[Finding]:
 
 
 def interrupted_run_findings(ctx: Context) -> list[Finding]:
+    from megallm_cli import backups
+
     pending = backups.pending_sessions(ctx.paths.backups_dir)
     return [
         Finding(

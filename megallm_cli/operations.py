@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from megallm_cli import backups, engine
 from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
 from megallm_cli.changes import FileChange
 from megallm_cli.errors import MegallmError
 from megallm_cli.request import SetupRequest
+
+if TYPE_CHECKING:  # loaded by the commands that write or restore: status and doctor do neither
+    from megallm_cli import backups, engine
 
 
 @dataclass
@@ -39,7 +42,9 @@ class Plan:
 
     @property
     def pending(self) -> list[FileChange]:
-        return [change for change in self.changes if engine.needs_write(change)]
+        from megallm_cli.engine import needs_write
+
+        return [change for change in self.changes if needs_write(change)]
 
     def all_notes(self) -> list[str]:
         return [*self.notes, *(note for p in self.agent_plans for note in p.notes)]
@@ -97,6 +102,8 @@ def apply_plan(
     on_write: Callable[[FileChange], None] | None = None,
 ) -> tuple[Plan, engine.ApplyResult]:
     """Recompute the plan under the lock (files may have changed since the preview) and apply it."""
+    from megallm_cli import engine
+
     latest: list[Plan] = []
 
     def build_changes() -> list[FileChange]:
@@ -144,5 +151,7 @@ def restore_as_plan(restore_plan: backups.RestorePlan) -> Plan:
 
 
 def plan_restore(ctx: Context, session_id: str | None, force: bool) -> backups.RestorePlan:
+    from megallm_cli import backups
+
     session = backups.find_session(ctx.paths.backups_dir, session_id)
     return backups.plan_restore(session, force=force)

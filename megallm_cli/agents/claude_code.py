@@ -17,8 +17,8 @@ from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, F
 from megallm_cli.changes import SECRET_FILE_MODE, FileChange
 from megallm_cli.errors import ConfigParseError, MegallmError
 from megallm_cli.formats import jsonc
-from megallm_cli.formats.text import encode_utf8
-from megallm_cli.fsio import current_mode
+from megallm_cli.formats.text import decode_utf8, encode_utf8
+from megallm_cli.fsio import current_mode, read_bytes
 from megallm_cli.request import KEY_PREFIX, SetupRequest, mask_key
 from megallm_cli.system import (
     find_executable,
@@ -153,11 +153,14 @@ class ClaudeCode:
         """~/.claude.json: mark onboarding done and, for ANTHROPIC_API_KEY, pre-approve the key.
 
         Claude Code rewrites this file while it runs and it can be tens of MB, so only the two
-        keys are touched, by minimal edits.
+        keys are touched, by minimal edits, and it is checked but not parsed into objects:
+        those would take several times its size in memory.
         """
         path = ctx.paths.claude_state_file
-        document = jsonfile.load(path, strict=False)
-        text = jsonc.set_value(document.text, ["hasCompletedOnboarding"], True)
+        before = read_bytes(path)
+        text = "" if before is None else decode_utf8(before, path)
+        jsonfile.check_object(text, path, strict=False)
+        text = jsonc.set_value(text, ["hasCompletedOnboarding"], True)
         secret = False
         if auth == "ANTHROPIC_API_KEY":
             suffix = approved_key_suffix(key)
@@ -165,11 +168,11 @@ class ClaudeCode:
             text = jsonc.remove_from_array(text, ["customApiKeyResponses", "rejected"], suffix)
             secret = True
         after = encode_utf8(text)
-        if after == document.before:
+        if after == before:
             return None
         return FileChange(
             path=path,
-            before=document.before,
+            before=before,
             after=after,
             agent=AGENT_ID,
             summary="hasCompletedOnboarding" + (", approved key" if secret else ""),

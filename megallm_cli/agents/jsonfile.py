@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from megallm_cli.errors import ConfigParseError
 from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import decode_utf8
 from megallm_cli.fsio import read_bytes
+
+NOT_AN_OBJECT = "expected a JSON object at the top level"
+_BLANK = re.compile("[\ufeff \t\r\n]*")
 
 
 @dataclass(frozen=True)
@@ -24,14 +28,30 @@ class JsonDocument:
         return self.before is not None
 
 
+# Doctor and status ask each agent for its configuration several times in one run, and every
+# ask reads the same files: a file that still holds the bytes it was parsed from is not parsed
+# again. Its value is shared by every reader, so nobody may change it.
+_PARSED_KEPT = 32
+_parsed: dict[tuple[Path, bool], JsonDocument] = {}
+
+
 def load(path: Path, *, strict: bool) -> JsonDocument:
     """Read and parse one config file; a missing or blank file is an empty object.
 
     `strict` rejects comments and trailing commas, for files whose agent reads plain JSON.
+    The document's value is shared with other loads of the same bytes: read it, never change it.
     """
     before = read_bytes(path)
+    known = _parsed.get((path, strict))
+    if known is not None and known.before == before:
+        return known
     text = "" if before is None else decode_utf8(before, path)
-    return JsonDocument(path, before, text, parse_object(text, path, strict=strict))
+    document = JsonDocument(path, before, text, parse_object(text, path, strict=strict))
+    _parsed.pop((path, strict), None)
+    if len(_parsed) >= _PARSED_KEPT:
+        del _parsed[next(iter(_parsed))]  # the one parsed longest ago
+    _parsed[(path, strict)] = document
+    return document
 
 
 def parse_object(text: str, path: Path, *, strict: bool) -> dict[str, Any]:
@@ -42,8 +62,21 @@ def parse_object(text: str, path: Path, *, strict: bool) -> dict[str, Any]:
     except jsonc.JsoncSyntaxError as error:
         raise ConfigParseError(path, error.line, error.col, error.reason) from None
     if not isinstance(value, dict):
-        raise ConfigParseError(path, 1, 1, "expected a JSON object at the top level")
+        raise ConfigParseError(path, 1, 1, NOT_AN_OBJECT)
     return value
+
+
+def check_object(text: str, path: Path, *, strict: bool) -> None:
+    """What parse_object checks, without building the value: for a file of tens of MB that
+    is edited, never read (its parsed objects would take several times its size)."""
+    if _BLANK.fullmatch(text):  # a match, not strip(): that would copy the whole text
+        return
+    try:
+        found = jsonc.value_type(text, allow_comments=not strict, allow_trailing_commas=not strict)
+    except jsonc.JsoncSyntaxError as error:
+        raise ConfigParseError(path, error.line, error.col, error.reason) from None
+    if found is not dict:
+        raise ConfigParseError(path, 1, 1, NOT_AN_OBJECT)
 
 
 def object_at(value: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
