@@ -38,6 +38,12 @@ def _context(project_dir: Optional[Path], base_url: Optional[str] = None) -> Con
     from megallm_cli.paths import Paths
     from megallm_cli.request import Gateway
 
+    home = os.environ.get("HOME" if os.name != "nt" else "USERPROFILE", "")
+    if not home or not os.path.isabs(home) or not os.path.isdir(home):
+        raise UsageError(
+            f"HOME is {home!r}: megallm needs it to be your existing home directory",
+            hint="set HOME to an absolute path that exists, e.g. export HOME=/home/you",
+        )
     paths = Paths.from_environ()
     directory = (project_dir or Path.cwd()).expanduser()
     if project_dir is not None and not directory.is_dir():
@@ -439,6 +445,11 @@ def restore(
     from megallm_cli import backups, operations
 
     ctx = _context(None)
+    if list_sessions and (latest or session_id or force):
+        raise UsageError(
+            "--list shows the sessions; it does not go with --latest, --id or --force",
+            hint="run `megallm restore --list` first, then restore one",
+        )
     if list_sessions:
         sessions = backups.list_sessions(ctx.paths.backups_dir)
         if json_output:
@@ -532,6 +543,8 @@ def remove(
     from megallm_cli.agents import AGENT_IDS
 
     ctx = _context(project_dir, base_url)
+    if all_agents and agent:
+        raise UsageError("--all and --agent contradict each other", hint="pass one of them")
     chosen = list(AGENT_IDS) if all_agents else list(dict.fromkeys(agent))
     if not chosen:
         raise UsageError("no agent chosen", hint="pass --agent ID (repeatable) or --all")

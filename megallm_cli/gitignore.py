@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -28,10 +29,16 @@ def is_ignored(path: Path) -> bool | None:
             capture_output=True,
             timeout=5,
             check=False,
+            env=_env_without_secrets(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return completed.returncode == 0
+
+
+def _env_without_secrets() -> dict[str, str]:
+    """git and its hooks have no business with the key, even in /proc/PID/environ."""
+    return {name: value for name, value in os.environ.items() if name != "MEGALLM_API_KEY"}
 
 
 def plan_ignore_entry(path: Path, agent: str) -> FileChange | None:
@@ -71,6 +78,7 @@ def is_tracked(path: Path) -> bool:
             capture_output=True,
             timeout=5,
             check=False,
+            env=_env_without_secrets(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return False

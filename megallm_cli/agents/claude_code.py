@@ -160,13 +160,16 @@ class ClaudeCode:
         before = read_bytes(path)
         text = "" if before is None else decode_utf8(before, path)
         jsonfile.check_object(text, path, strict=False)
-        text = jsonc.set_value(text, ["hasCompletedOnboarding"], True)
-        secret = False
-        if auth == "ANTHROPIC_API_KEY":
-            suffix = approved_key_suffix(key)
-            text = jsonc.append_to_array(text, ["customApiKeyResponses", "approved"], suffix)
-            text = jsonc.remove_from_array(text, ["customApiKeyResponses", "rejected"], suffix)
-            secret = True
+        secret = auth == "ANTHROPIC_API_KEY"
+        try:
+            text = jsonc.set_value(text, ["hasCompletedOnboarding"], True)
+            if secret:
+                suffix = approved_key_suffix(key)
+                text = jsonc.append_to_array(text, ["customApiKeyResponses", "approved"], suffix)
+                text = jsonc.remove_from_array(text, ["customApiKeyResponses", "rejected"], suffix)
+        except TypeError as wrong_shape:
+            # e.g. "customApiKeyResponses": "x" — the user's (or Claude's) value, not ours to fix
+            raise ConfigParseError(path, 1, 1, str(wrong_shape)) from None
         after = encode_utf8(text)
         if after == before:
             return None

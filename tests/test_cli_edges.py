@@ -1,0 +1,74 @@
+"""Inputs that must end in one clear usage error and leave every file alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import TEST_KEY, Home
+
+
+@pytest.mark.parametrize("home_value", ["", "relative-home", "/nonexistent/home"])
+def test_an_unusable_home_is_a_usage_error(home: Home, home_value: str) -> None:
+    result = home.run("status", extra_env={"HOME": home_value})
+    assert result.returncode == 2
+    assert "HOME is" in result.stderr
+    assert not (home.project / "relative-home").exists()
+
+
+def test_restore_list_with_latest_contradicts(home: Home) -> None:
+    result = home.run("restore", "--list", "--latest")
+    assert result.returncode == 2
+    assert "--list" in result.stderr and "--latest" in result.stderr
+
+
+def test_remove_all_with_agent_contradicts(home: Home) -> None:
+    result = home.run("remove", "--all", "--agent", "claude-code", "--yes")
+    assert result.returncode == 2
+    assert "--all and --agent" in result.stderr
+
+
+def test_wrong_shape_in_claude_state_is_reported_with_the_file(home: Home) -> None:
+    state = home.home / ".claude.json"
+    state.write_text(json.dumps({"customApiKeyResponses": "x"}))
+    before = home.snapshot()
+    result = home.run(
+        "setup",
+        "--agent",
+        "claude-code",
+        "--claude-auth",
+        "api-key",
+        "--yes",
+        "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY},
+    )
+    assert result.returncode == 1
+    assert f"{state}:1:1" in result.stderr and "customApiKeyResponses" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert home.snapshot() == before
+
+
+def test_git_never_receives_the_key(home: Home, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """git runs at project level; its environment must not carry MEGALLM_API_KEY."""
+    spy_dir = tmp_path_factory.mktemp("spy")
+    log = spy_dir / "git-env.log"
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    spy = spy_dir / "git"
+    spy.write_text(f'#!/bin/sh\nenv >> "{log}"\nexec {real_git} "$@"\n')
+    spy.chmod(0o755)
+    subprocess.run(["git", "init", "-q", str(home.project)], check=True)
+    result = home.run(
+        "setup",
+        "--agent",
+        "claude-code",
+        "--level",
+        "project",
+        "--yes",
+        "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY, "PATH": f"{spy_dir}:{home.env['PATH']}"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert log.exists(), "the spy git was not run"
+    assert TEST_KEY not in log.read_text()
