@@ -72,9 +72,23 @@ class Session:
         return sorted({entry.agent for entry in self.entries})
 
     def preimage(self, entry: Entry) -> bytes | None:
+        """The bytes `entry`'s file had before the run; a missing or altered copy is an error."""
         if entry.preimage is None:
             return None
-        return (self.directory / entry.preimage).read_bytes()
+        path = self.directory / entry.preimage
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise self._damaged(f"{path} cannot be read ({error.strerror})") from None
+        if sha256(data) != entry.sha256_before:
+            raise self._damaged(f"{path} is not the copy of {entry.path} it was")
+        return data
+
+    def _damaged(self, problem: str) -> MegallmError:
+        return MegallmError(
+            f"backup {self.id} is damaged: {problem}",
+            hint="restore another session with --id (see `megallm restore --list`)",
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -95,6 +109,10 @@ class Session:
         self.status = status
         self.save()
 
+    def discard(self) -> None:
+        """Delete a session that guards nothing (its run put every file back)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
 
 def new_session_id() -> str:
     """Sortable by time to the microsecond, so --latest is right even for runs a second apart."""
@@ -105,7 +123,11 @@ def new_session_id() -> str:
 
 
 def create_session(backups_dir: Path, command: str, changes: Iterable[FileChange]) -> Session:
-    """Record pre-images and the manifest (status pending) before anything is written."""
+    """Record pre-images and the manifest (status pending) before anything is written.
+
+    A failure (a full disk) removes what was made; a kill leaves a dir without manifest, which
+    the next run removes (remove_orphans): no write happens before the manifest exists.
+    """
     ensure_dir(backups_dir.parent, SECRET_DIR_MODE)
     ensure_dir(backups_dir, SECRET_DIR_MODE)
     session_id = new_session_id()
@@ -115,6 +137,16 @@ def create_session(backups_dir: Path, command: str, changes: Iterable[FileChange
         session_id = new_session_id()
         directory = backups_dir / session_id
     directory.mkdir(mode=SECRET_DIR_MODE)
+    try:
+        return _record(directory, session_id, command, changes)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def _record(
+    directory: Path, session_id: str, command: str, changes: Iterable[FileChange]
+) -> Session:
     files_dir = directory / "files"
     files_dir.mkdir(mode=SECRET_DIR_MODE)
     entries: list[Entry] = []
@@ -164,12 +196,20 @@ def load_session(directory: Path) -> Session:
     )
 
 
-def list_sessions(backups_dir: Path) -> list[Session]:
-    """All readable sessions, newest first."""
+def _session_dirs(backups_dir: Path) -> list[Path]:
+    """Session dirs, newest first; dot-dirs are sessions being pruned."""
     if not backups_dir.is_dir():
         return []
+    return sorted(
+        (d for d in backups_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        reverse=True,
+    )
+
+
+def list_sessions(backups_dir: Path) -> list[Session]:
+    """All readable sessions, newest first."""
     sessions = []
-    for directory in sorted(backups_dir.iterdir(), reverse=True):
+    for directory in _session_dirs(backups_dir):
         if not (directory / "manifest.json").is_file():
             continue
         try:
@@ -179,9 +219,17 @@ def list_sessions(backups_dir: Path) -> list[Session]:
     return sessions
 
 
+# A pending session is a run that was killed (or is still running: restore then waits for its
+# lock and plans from the files as that run left them). Either way every file it touched holds
+# its old or its new bytes, so it restores like a complete one.
+RESTORABLE = (COMPLETE, INTERRUPTED, PENDING)
+
+
 def find_session(backups_dir: Path, session_id: str | None) -> Session:
     """The session named by id (a unique prefix is enough), or the newest restorable one."""
-    sessions = [s for s in list_sessions(backups_dir) if s.status in (COMPLETE, INTERRUPTED)]
+    sessions = [s for s in list_sessions(backups_dir) if s.status in RESTORABLE]
+    if session_id is None:
+        _refuse_damaged_newest(backups_dir, sessions[0] if sessions else None)
     if not sessions:
         raise MegallmError(
             f"no backup sessions in {backups_dir}", hint="nothing has been changed by megallm yet"
@@ -197,6 +245,23 @@ def find_session(backups_dir: Path, session_id: str | None) -> Session:
             hint="see `megallm restore --list` for the ids",
         )
     return matches[0]
+
+
+def _refuse_damaged_newest(backups_dir: Path, newest: Session | None) -> None:
+    """--latest must not silently skip a newer run whose manifest cannot be read."""
+    for directory in _session_dirs(backups_dir):
+        if newest is not None and directory.name <= newest.directory.name:
+            return
+        manifest = directory / "manifest.json"
+        if not manifest.is_file():
+            continue  # a run killed before its manifest: it wrote nothing
+        try:
+            load_session(directory)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise MegallmError(
+                f"backup {directory.name} is damaged: {manifest} cannot be read",
+                hint="restore another session with --id (see `megallm restore --list`)",
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -252,10 +317,23 @@ def plan_restore(session: Session, force: bool = False) -> RestorePlan:
 
 
 def prune(backups_dir: Path, keep: int = KEEP_SESSIONS) -> list[str]:
-    """Drop the oldest sessions beyond `keep`; returns the ids removed."""
+    """Keep the newest `keep` (at least 1) runs that changed files, and every session since.
+
+    Restores and rolled-back runs do not count: undoing ten runs one by one, or runs that put
+    everything back, must not push an older run out of the backups before the user gets to it.
+    Returns the ids removed. Each goes by an atomic rename to a dot-dir first, so a kill halfway
+    through deleting never leaves a session whose manifest lists pre-images that are gone.
+    """
+    sessions = list_sessions(backups_dir)
+    runs = [s for s in sessions if s.status != ROLLED_BACK and not s.command.startswith("restore")]
+    if len(runs) <= keep:
+        return []
+    oldest_kept = runs[max(keep, 1) - 1].id
     removed = []
-    for session in list_sessions(backups_dir)[keep:]:
-        shutil.rmtree(session.directory, ignore_errors=True)
+    for session in (s for s in sessions if s.id < oldest_kept):
+        doomed = session.directory.with_name(f".{session.id}.pruned")
+        os.rename(session.directory, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
         removed.append(session.id)
     return removed
 
@@ -264,8 +342,28 @@ def pending_sessions(backups_dir: Path) -> list[Session]:
     return [s for s in list_sessions(backups_dir) if s.status == PENDING]
 
 
+def remove_orphans(backups_dir: Path) -> list[Path]:
+    """Remove what killed runs left in the backups dir and that guards nothing.
+
+    A session dir without manifest.json belongs to a run killed while recording its backup:
+    writes start only after the manifest exists, so it never guarded a write. A dot-dir is a
+    prune that was killed. Call this only under the run lock.
+    """
+    if not backups_dir.is_dir():
+        return []
+    removed = []
+    for directory in backups_dir.iterdir():
+        if not directory.is_dir():
+            continue
+        if directory.name.startswith(".") or not (directory / "manifest.json").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+    return removed
+
+
 def cleanup_interrupted(session: Session) -> list[Path]:
-    """A run killed mid-write may leave a temp file beside a target: remove it, keep the rest."""
+    """A run killed mid-write may leave temp files beside its targets and in its own session
+    dir (a pre-image or manifest being written): remove them, keep the rest."""
     from megallm_cli.fsio import stray_temp_files
 
     removed = []
@@ -275,5 +373,9 @@ def cleanup_interrupted(session: Session) -> list[Path]:
             if temp.name.startswith(f".{target.name}.megallm-"):
                 os.unlink(temp)
                 removed.append(temp)
+    for directory in (session.directory, session.directory / "files"):
+        for temp in stray_temp_files(directory):
+            os.unlink(temp)
+            removed.append(temp)
     session.mark(INTERRUPTED)
     return removed

@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import os
+import random
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from megallm_cli import backups
 from megallm_cli.changes import SECRET_DIR_MODE, FileChange
-from megallm_cli.errors import ApplyFailed, LockBusy
-from megallm_cli.fsio import atomic_delete, atomic_write, current_mode, ensure_dir, read_bytes
+from megallm_cli.errors import ApplyFailed, ConfigParseError, LockBusy, MegallmError, UsageError
+from megallm_cli.fsio import (
+    atomic_delete,
+    atomic_write,
+    current_mode,
+    current_user,
+    ensure_dir,
+    read_bytes,
+    resolve_target,
+)
 from megallm_cli.paths import Paths
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+# Agents rewrite their own files while they run (Claude Code rewrites all of ~/.claude.json,
+# in place). When a file changes between our read and our write, the plan is made again from
+# the new bytes, at most this many times in all.
+MAX_ATTEMPTS = 8
+# An in-place writer (Claude Code rewriting ~/.claude.json) truncates the file before it writes:
+# an empty file may be one halfway through a rewrite, and replacing it would lose all of that
+# rewrite. An empty file is trusted only when nobody has modified it for this many seconds.
+EMPTY_FILE_SETTLE = 2.0
+
+
+class ChangedMeanwhile(Exception):
+    """A file no longer holds the bytes its change was planned from: another program wrote it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} changed while megallm was writing it")
+        self.path = path
 
 
 @dataclass
@@ -31,18 +59,37 @@ def needs_write(change: FileChange) -> bool:
     return change.after is not None and wanted is not None and current_mode(change.path) != wanted
 
 
+def _lock_timeout(paths: Paths) -> float:
+    raw = paths.env.get("MEGALLM_LOCK_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(
+            f"MEGALLM_LOCK_TIMEOUT must be a number of seconds, not '{raw}'",
+            hint="unset it, or set for example MEGALLM_LOCK_TIMEOUT=120",
+        ) from None
+
+
 @contextmanager
 def run_lock(paths: Paths) -> Iterator[None]:
     """Serialize runs: a second one waits up to MEGALLM_LOCK_TIMEOUT seconds, then fails clearly."""
     from filelock import FileLock, Timeout
 
-    ensure_dir(paths.state_dir, SECRET_DIR_MODE)
-    timeout = float(paths.env.get("MEGALLM_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
+    timeout = _lock_timeout(paths)
     lock = FileLock(str(paths.lock_file), mode=0o600)
     try:
+        ensure_dir(paths.state_dir, SECRET_DIR_MODE)
         lock.acquire(timeout=timeout)
     except Timeout:
         raise LockBusy(paths.lock_file, timeout) from None
+    except OSError as error:
+        raise MegallmError(
+            f"{error.filename or paths.state_dir}: {error.strerror or error}; nothing was changed",
+            hint=f"megallm keeps its lock and backups in {paths.state_dir}: free some space or "
+            "fix its permissions, then run again",
+        ) from None
     try:
         yield
     finally:
@@ -56,6 +103,28 @@ def _step_pause(paths: Paths) -> None:
         time.sleep(float(delay))
 
 
+def recover(paths: Paths) -> list[str]:
+    """Finish what killed runs left: pending sessions, stray temp files, backups without manifest.
+
+    apply() does this first. Commands that may end without reaching apply() (a restore that
+    finds nothing to restore, a setup with nothing to change) call it, so nothing a killed run
+    left outlives the next run. Returns the ids of the sessions recovered.
+    """
+    if not paths.backups_dir.is_dir():
+        return []
+    with run_lock(paths):
+        return _recover_all(paths)
+
+
+def _recover_all(paths: Paths) -> list[str]:
+    backups.remove_orphans(paths.backups_dir)
+    recovered = []
+    for session in backups.pending_sessions(paths.backups_dir):
+        backups.cleanup_interrupted(session)
+        recovered.append(session.id)
+    return recovered
+
+
 def apply(
     paths: Paths,
     command: str,
@@ -66,73 +135,203 @@ def apply(
     """Apply the plan that `build_plan` computes under the lock, from the bytes on disk then.
 
     Computing the plan inside the lock is what makes concurrent runs serialize instead of
-    overwriting each other's work.
+    overwriting each other's work. Another program (a running agent) does not take our lock:
+    each file is compared with the bytes its change was planned from at the last moment before
+    it is replaced, and if it changed, this run's writes are rolled back and the plan is made
+    again from the new bytes, so the other program's edit is kept.
     """
     with run_lock(paths):
-        recovered = [_recover(session) for session in backups.pending_sessions(paths.backups_dir)]
-        plan = build_plan()
-        _check_plan_is_current(plan)
-        to_write = [change for change in plan if needs_write(change)]
-        result = ApplyResult(
-            session_id=None,
-            unchanged=[change for change in plan if not needs_write(change)],
-            recovered_sessions=recovered,
-        )
-        if not to_write:
+        recovered = _recover_all(paths)
+        attempt = 1
+        while True:
+            try:
+                result = _apply_once(paths, command, build_plan, on_write)
+            except (ChangedMeanwhile, ConfigParseError) as changed:
+                # A parse error here, after the preview parsed the same file, is most likely a
+                # file caught halfway through another program's in-place rewrite.
+                if attempt >= MAX_ATTEMPTS:
+                    if isinstance(changed, ConfigParseError):
+                        raise
+                    raise ApplyFailed(
+                        f"{changed.path} kept changing while megallm was writing it "
+                        f"({MAX_ATTEMPTS} tries); nothing was changed",
+                        hint="another program keeps rewriting it (is the agent running?); "
+                        "close it and run again",
+                    ) from None
+                # Let the other writer finish; a random pause keeps two retrying runs apart.
+                time.sleep(random.uniform(0.02, 0.08) * attempt)
+                attempt += 1
+                continue
+            result.recovered_sessions = recovered
             return result
-        session = backups.create_session(paths.backups_dir, command, to_write)
-        result.session_id = session.id
-        written: list[tuple[FileChange, int | None]] = []
-        try:
-            for change in to_write:
-                _step_pause(paths)
-                mode_before = current_mode(change.path)
-                _write(change)
-                written.append((change, mode_before))
-                _validate(change)
-                if on_write:
-                    on_write(change)
-        except BaseException as failure:
-            problems = _roll_back(written)
-            session.mark(backups.ROLLED_BACK)
-            if isinstance(failure, (KeyboardInterrupt, SystemExit)):
-                raise
-            detail = "; ".join(problems) if problems else "every file is back as it was"
-            raise ApplyFailed(
-                f"{_describe(failure)} — rolled back this run's writes ({detail})",
-                hint="nothing was left half-done; fix the cause above and run again",
-            ) from failure
-        session.mark(backups.COMPLETE)
-        result.written = [change for change, _ in written]
-        backups.prune(paths.backups_dir)
+
+
+def _apply_once(
+    paths: Paths,
+    command: str,
+    build_plan: Callable[[], list[FileChange]],
+    on_write: Callable[[FileChange], None] | None,
+) -> ApplyResult:
+    plan = build_plan()
+    _check_plan_is_current(plan)
+    to_write = [change for change in plan if needs_write(change)]
+    result = ApplyResult(
+        session_id=None, unchanged=[change for change in plan if not needs_write(change)]
+    )
+    if not to_write:
         return result
+    _check_writable(to_write)
+    session = _record(paths, command, to_write)
+    result.session_id = session.id
+    written: list[tuple[FileChange, int | None]] = []
+    try:
+        for change in to_write:
+            _step_pause(paths)
+            mode_before = current_mode(change.path)
+            _write(change)
+            written.append((change, mode_before))
+            _validate(change)
+            if on_write:
+                on_write(change)
+    except ChangedMeanwhile:
+        problems, left = _roll_back(written)
+        if problems:
+            session.mark(backups.ROLLED_BACK)
+            raise ApplyFailed(
+                "another program changed files while megallm wrote them; rolled back this "
+                f"run's writes ({'; '.join(problems)})",
+                hint="close the agent that writes them and run again",
+            ) from None
+        if left:
+            # Kept as a record: a file we wrote was rewritten by the other program since.
+            session.mark(backups.ROLLED_BACK)
+        else:
+            session.discard()  # every file is back as it was: this backup guards nothing
+        raise
+    except BaseException as failure:
+        problems, left = _roll_back(written)
+        session.mark(backups.ROLLED_BACK)
+        if isinstance(failure, (KeyboardInterrupt, SystemExit)):
+            raise
+        problems += [f"{path} was changed by another program since; left as it is" for path in left]
+        detail = "; ".join(problems) if problems else "every file is back as it was"
+        raise ApplyFailed(
+            f"{_describe(failure)} — rolled back this run's writes ({detail})",
+            hint="nothing was left half-done; fix the cause above and run again",
+        ) from failure
+    session.mark(backups.COMPLETE)
+    result.written = [change for change, _ in written]
+    backups.prune(paths.backups_dir)
+    return result
 
 
-def _recover(session: backups.Session) -> str:
-    backups.cleanup_interrupted(session)
-    return session.id
+def _record(paths: Paths, command: str, changes: list[FileChange]) -> backups.Session:
+    try:
+        return backups.create_session(paths.backups_dir, command, changes)
+    except OSError as error:
+        raise ApplyFailed(
+            f"could not record the backup in {paths.backups_dir} "
+            f"({error.strerror or error}); nothing was changed",
+            hint="free some space there (or fix its permissions), then run again",
+        ) from None
 
 
 def _check_plan_is_current(plan: list[FileChange]) -> None:
     for change in plan:
+        if change.before == b"":
+            _wait_until_settled(change.path)
         if read_bytes(change.path) != change.before:
+            raise ChangedMeanwhile(change.path)
+
+
+def _wait_until_settled(path: Path) -> None:
+    """Return once `path` is empty and unmodified for EMPTY_FILE_SETTLE seconds; raise
+    ChangedMeanwhile if it gets content (it was being rewritten) or keeps being modified."""
+    deadline = time.monotonic() + 3 * EMPTY_FILE_SETTLE
+    while True:
+        quiet_for = _empty_for(path)
+        if quiet_for is None or time.monotonic() > deadline:
+            raise ChangedMeanwhile(path)
+        if quiet_for >= EMPTY_FILE_SETTLE:
+            return
+        time.sleep(EMPTY_FILE_SETTLE - max(quiet_for, 0.0))
+
+
+def _empty_for(path: Path) -> float | None:
+    """Seconds since an empty `path` was last modified; None if it is not an empty file."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if info.st_size != 0:
+        return None
+    return time.time() - info.st_mtime
+
+
+def _check_writable(changes: list[FileChange]) -> None:
+    """Refuse before anything is written where a write would fail or was not meant to happen.
+
+    A file without write permission is one its owner protected (`chmod a-w` keeps agents from
+    rewriting their settings): even root does not write over it.
+    """
+    for change in changes:
+        target = resolve_target(change.path)
+        try:
+            info = os.stat(target)
+        except FileNotFoundError:
+            info = None
+        if info is not None and change.after is not None:
+            mode = stat.S_IMODE(info.st_mode)
+            if not mode & 0o222:
+                raise ApplyFailed(
+                    f"{target} is read-only (mode {mode:o}); nothing was changed",
+                    hint=f"if megallm may edit it, make it writable (chmod u+w '{target}')",
+                )
+            if not os.access(target, os.W_OK):
+                raise ApplyFailed(
+                    f"{target} is not writable by {current_user()}; nothing was changed",
+                    hint="it belongs to another user or is immutable (see ls -l, lsattr)",
+                )
+        directory = _existing_ancestor(target.parent)
+        if not os.access(directory, os.W_OK | os.X_OK):
             raise ApplyFailed(
-                f"{change.path} changed while the plan was being made",
-                hint="another program is writing it; run again",
+                f"cannot write {target}: its directory {directory} is not writable by "
+                f"{current_user()}; nothing was changed",
+                hint=f"check the directory's owner and mode (ls -ld '{directory}')",
             )
 
 
+def _existing_ancestor(directory: Path) -> Path:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return directory
+
+
+def _expecting(path: Path, expected: bytes | None) -> Callable[[], None]:
+    """A guard that raises ChangedMeanwhile unless `path` still holds `expected` (an empty file
+    also still settled: truncated again, it is being rewritten)."""
+
+    def guard() -> None:
+        if read_bytes(path) != expected:
+            raise ChangedMeanwhile(path)
+        if expected == b"" and (_empty_for(path) or 0.0) < EMPTY_FILE_SETTLE:
+            raise ChangedMeanwhile(path)
+
+    return guard
+
+
 def _write(change: FileChange) -> None:
+    guard = _expecting(change.path, change.before)
     if change.after is None:
-        atomic_delete(change.path)
+        atomic_delete(change.path, before_unlink=guard)
     else:
-        atomic_write(change.path, change.after, change.target_mode)
+        atomic_write(change.path, change.after, change.target_mode, before_replace=guard)
 
 
 def _validate(change: FileChange) -> None:
     actual = read_bytes(change.path)
     if actual != change.after:
-        raise ApplyFailed(f"{change.path}: read back different bytes than were written")
+        raise ChangedMeanwhile(change.path)
     wanted_mode = change.target_mode
     if actual is not None and wanted_mode is not None and current_mode(change.path) != wanted_mode:
         raise ApplyFailed(f"{change.path}: mode is not {oct(wanted_mode)} after writing")
@@ -140,17 +339,25 @@ def _validate(change: FileChange) -> None:
         change.validate(actual)
 
 
-def _roll_back(written: list[tuple[FileChange, int | None]]) -> list[str]:
-    problems = []
+def _roll_back(written: list[tuple[FileChange, int | None]]) -> tuple[list[str], list[Path]]:
+    """Put back what this run wrote; a file another program rewrote since is left as it is.
+
+    Returns the problems (writes that failed) and the files left alone.
+    """
+    problems: list[str] = []
+    left: list[Path] = []
     for change, mode_before in reversed(written):
+        guard = _expecting(change.path, change.after)
         try:
             if change.before is None:
-                atomic_delete(change.path)
+                atomic_delete(change.path, before_unlink=guard)
             else:
-                atomic_write(change.path, change.before, mode_before)
+                atomic_write(change.path, change.before, mode_before, before_replace=guard)
+        except ChangedMeanwhile:
+            left.append(change.path)
         except OSError as error:
             problems.append(f"could not restore {change.path}: {error.strerror or error}")
-    return problems
+    return problems, left
 
 
 def _describe(failure: BaseException) -> str:

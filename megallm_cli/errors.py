@@ -46,6 +46,22 @@ class ConfigParseError(MegallmError):
         )
 
 
+class FileProblem(MegallmError, OSError):
+    """A file megallm cannot use as a config file: unreadable, not a regular file, a link loop.
+
+    It is an OSError too, so code that skips unreadable files while reporting (status, doctor)
+    keeps skipping it, while a command that needs the file stops with one clear line.
+    """
+
+    def __init__(self, path: Path | str, problem: str, hint: str) -> None:
+        super().__init__(f"{path}: {problem}", hint)
+        self.filename = str(path)
+        self.strerror = problem
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class LockBusy(MegallmError):
     def __init__(self, lock_path: Path, waited: float) -> None:
         super().__init__(

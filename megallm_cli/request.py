@@ -54,7 +54,9 @@ def mask_key(key: str | None) -> str:
     return f"{prefix}…{tail}" if tail else "…"
 
 
-_FORBIDDEN_KEY_CHARS = re.compile(r"[\s\"'`\\$\x00-\x1f\x7f]")
+# Keys are ASCII tokens: anything else (a zero-width space, a Cyrillic lookalike pasted from a
+# chat) could never authenticate, and HTTP clients would fail to send it as a header.
+_FORBIDDEN_KEY_CHARS = re.compile(r"[\s\"'`\\$\x00-\x1f\x7f]|[^\x00-\x7f]")
 
 
 def validate_key(raw: str) -> tuple[str, list[str]]:
@@ -67,9 +69,13 @@ def validate_key(raw: str) -> tuple[str, list[str]]:
         )
     bad = _FORBIDDEN_KEY_CHARS.search(key)
     if bad:
-        what = (
-            "whitespace" if bad.group().isspace() else "a quote, backslash, $ or control character"
-        )
+        char = bad.group()
+        if char.isspace():
+            what = "whitespace"
+        elif not char.isascii():
+            what = f"a non-ASCII character (U+{ord(char):04X})"
+        else:
+            what = "a quote, backslash, $ or control character"
         raise UsageError(
             f"the API key contains {what} at position {bad.start() + 1}",
             hint="copy the key again from the MegaLLM dashboard; it is one unbroken token",

@@ -33,10 +33,35 @@ def register_secret(value: str) -> None:
         _known_secrets.add(value)
 
 
+# Agents keep pieces of the key too (Claude Code stores its last 20 characters to remember
+# the user approved it): any tail of a known secret this long is masked like the whole key.
+_MIN_SECRET_TAIL = 12
+
+
 def mask(text: str) -> str:
     for secret in sorted(_known_secrets, key=len, reverse=True):
         text = text.replace(secret, mask_key(secret))
+        text = _mask_tails(text, secret)
     return _KEY_PATTERN.sub(lambda m: mask_key(m.group()), text)
+
+
+def _mask_tails(text: str, secret: str) -> str:
+    """Replace every tail of `secret` at least _MIN_SECRET_TAIL long with …<last 4>."""
+    if len(secret) < 2 * _MIN_SECRET_TAIL:
+        return text
+    tail = secret[-_MIN_SECRET_TAIL:]
+    pieces = []
+    start = 0
+    hit = text.find(tail)
+    while hit != -1:
+        begin, matched = hit, _MIN_SECRET_TAIL
+        while begin > start and matched < len(secret) and text[begin - 1] == secret[-matched - 1]:
+            begin -= 1
+            matched += 1
+        pieces += [text[start:begin], "…" + secret[-4:]]
+        start = hit + _MIN_SECRET_TAIL
+        hit = text.find(tail, start)
+    return "".join(pieces) + text[start:]
 
 
 def plain_terminal() -> bool:

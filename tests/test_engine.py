@@ -7,6 +7,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
@@ -94,10 +95,10 @@ def test_disk_full_mid_run_rolls_back(
     fs.create_file(second, contents="two")
     real_write = fsio.atomic_write
 
-    def full_disk(path: Path, data: bytes, mode: int | None = None) -> None:
+    def full_disk(path: Path, data: bytes, mode: int | None = None, **guard: Any) -> None:
         if path == second and data == b"TWO":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, data, mode)
+        real_write(path, data, mode, **guard)
 
     monkeypatch.setattr(engine, "atomic_write", full_disk)
     with pytest.raises(ApplyFailed, match="No space left"):
