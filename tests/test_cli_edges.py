@@ -72,3 +72,20 @@ def test_git_never_receives_the_key(home: Home, tmp_path_factory: pytest.TempPat
     assert result.returncode == 0, result.stderr
     assert log.exists(), "the spy git was not run"
     assert TEST_KEY not in log.read_text()
+
+
+def test_run_from_home_lists_user_settings_once(home: Home) -> None:
+    """From ~, .claude/settings.json is both "the project's" and the user's: count it once."""
+    setup = home.run(
+        "setup",
+        "--agent",
+        "claude-code",
+        "--yes",
+        "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY},
+        cwd=home.home,
+    )
+    assert setup.returncode == 0, setup.stderr
+    status = json.loads(home.run("status", "--json", cwd=home.home).stdout)
+    claude = next(row for row in status["data"] if row["agent"] == "claude-code")
+    assert [entry["level"] for entry in claude["configured"]] == ["user"]

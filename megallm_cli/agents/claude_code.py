@@ -60,6 +60,22 @@ class ClaudeCode:
     def local_settings(ctx: Context) -> Path:
         return ctx.project_dir / ".claude" / "settings.local.json"
 
+    def _settings_by_level(self, ctx: Context) -> list[tuple[str, Path]]:
+        """User, project and local settings, lowest precedence first.
+
+        Run from the home directory, the "project" settings.json is the user's own file:
+        it is listed once, as user level.
+        """
+        user = self.user_settings(ctx)
+        candidates = [
+            ("project", self.project_settings(ctx)),
+            ("project", self.local_settings(ctx)),
+        ]
+        same_as_user = os.path.realpath(user)
+        return [("user", user)] + [
+            (level, path) for level, path in candidates if os.path.realpath(path) != same_as_user
+        ]
+
     def target(self, ctx: Context, level: str) -> Path:
         return self.user_settings(ctx) if level == "user" else self.local_settings(ctx)
 
@@ -209,11 +225,7 @@ class ClaudeCode:
     # --- status ---
     def configured(self, ctx: Context) -> list[Configured]:
         found = []
-        for level, path in (
-            ("user", self.user_settings(ctx)),
-            ("project", self.project_settings(ctx)),
-            ("project", self.local_settings(ctx)),
-        ):
+        for level, path in self._settings_by_level(ctx):
             try:
                 env = jsonfile.load(path, strict=False).value.get("env")
             except (ConfigParseError, OSError):
@@ -233,7 +245,7 @@ class ClaudeCode:
         findings: list[Finding] = []
         configured = self.configured(ctx)
         user = self.user_settings(ctx)
-        for path in (user, self.project_settings(ctx), self.local_settings(ctx)):
+        for _level, path in self._settings_by_level(ctx):
             findings.extend(_check_settings_file(ctx, path))
         ours = [c for c in configured if _points_at_gateway(ctx, c.base_url)]
         if not ours:
