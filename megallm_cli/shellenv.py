@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from megallm_cli import fsio
 from megallm_cli.changes import FileChange
 from megallm_cli.errors import ConfigParseError, MegallmError
 from megallm_cli.formats.shellblock import (
@@ -412,10 +413,8 @@ def _encode(text: str, encoding: _Encoding) -> bytes:
 
 
 def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+    # fsio names the file for a pipe, a directory, a link loop or an unreadable file.
+    return fsio.read_bytes(path)
 
 
 def _unique(items: Iterable[_T]) -> list[_T]:

@@ -1379,11 +1379,7 @@ def run_roundtrip(include_slow: bool, only: Sequence[str] = ()) -> Section:
             [[column, str(section.counts[f"{column} ok"]), str(len(rows))] for column in columns],
         )
     )
-    keeps = Counter(
-        keep.split(": ", 1)[-1] if ".gitignore" in keep else keep
-        for row in rows
-        for keep in row.keeps
-    )
+    keeps = Counter(keep for row in rows for keep in set(row.keeps))
     section.tables.append(
         Table(
             "What setup→remove keeps (everything else is byte-identical to before setup)",
@@ -2057,7 +2053,9 @@ def _check_children(
     tally.children += len(lines)
     for line in lines:
         argv, inherited, _ = line.split("\t")
-        tally.children_with_key_in_environ += inherited == "key-in-env"
+        if inherited == "key-in-env":
+            tally.children_with_key_in_environ += 1
+            section.fail(f"{label}: a child process inherited the key: {argv[:60]}")
         if any(_shows_key(argv, key) for key in keys):
             tally.argv_with_key += 1
             section.fail(f"{label}: a child process has the key in its argv: {argv[:60]}")
@@ -2332,7 +2330,7 @@ def run_secrets(quick: bool, agents: Sequence[str] = ()) -> Section:
                 [
                     "programs started with MEGALLM_API_KEY in their environment",
                     str(tally.children_with_key_in_environ),
-                    "–",
+                    "0",
                 ],
                 [
                     "files holding the key not meant to, or not 0600, or in our dirs not 0700",
@@ -2606,9 +2604,9 @@ METHOD_NOTES = """\
   to nobody; the immutable case uses `chattr +i`, which stops root too. The full-disk cases mount
   a 256 KB tmpfs as HOME (and unmount it afterwards).
 - **Child processes**: megallm starts `git` (project level). Each program megallm might start
-  is shimmed on PATH to log its argv; none ever showed the key. A `git` started while the user
-  exported MEGALLM_API_KEY inherits it, as any child of that shell does; megallm never adds it
-  (runs with `--api-key-stdin` start children without it).
+  is shimmed on PATH to log its argv and whether MEGALLM_API_KEY is in its environment (git gets
+  an environment without it); a process-table sampler (psutil) watches the argv of megallm and
+  its children while a slowed-down setup runs.
 - **Before/after**: `python scripts/reliability.py --baseline` runs the same trials with
   engine.py, backups.py and fsio.py as they were at commit 34abbcb (everything else as now).
 """
