@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +182,39 @@ def _record(
     )
     session.save()
     return session
+
+
+@dataclass(frozen=True)
+class PriorImage:
+    """A file's bytes just before megallm first changed it (None: the file did not exist)."""
+
+    session_id: str
+    data: bytes | None
+
+
+def image_before_megallm(
+    backups_dir: Path, path: Path, is_megallms: Callable[[bytes | None], bool]
+) -> PriorImage | None:
+    """Walk back from the newest session to the first pre-image of `path` that is not ours.
+
+    Re-runs (key rotation, a new model) and restores of megallm's own state leave pre-images
+    that already point at megallm; `is_megallms` says which those are, and they are skipped.
+    Unreadable or damaged pre-images are skipped too: `remove` then falls back to deleting.
+    """
+    targets = {str(path), str(resolve_target(path))}
+    for session in list_sessions(backups_dir):
+        if session.status not in (COMPLETE, INTERRUPTED):
+            continue
+        for entry in session.entries:
+            if entry.path not in targets and entry.target not in targets:
+                continue
+            try:
+                data = session.preimage(entry)
+            except MegallmError:
+                continue
+            if not is_megallms(data):
+                return PriorImage(session.id, data)
+    return None
 
 
 def load_session(directory: Path) -> Session:

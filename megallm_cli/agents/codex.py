@@ -22,7 +22,7 @@ from megallm_cli.changes import FileChange
 from megallm_cli.errors import ConfigParseError, UsageError
 from megallm_cli.formats import toml
 from megallm_cli.formats.text import decode_utf8, encode_utf8
-from megallm_cli.fsio import read_bytes, resolve_target
+from megallm_cli.fsio import read_bytes
 from megallm_cli.keysource import KEY_ENV
 from megallm_cli.request import SetupRequest
 from megallm_cli.system import (
@@ -343,37 +343,31 @@ def _provider_settings(ctx: Context) -> dict[str, str]:
 
 
 def previous_settings(ctx: Context, path: Path) -> PreviousSettings | None:
-    """What the newest backup recorded for config.toml just before it pointed at megallm.
-
-    Walking back from the newest session, the first pre-image whose model_provider is not
-    megallm is the state megallm replaced; setups that only re-ran (key rotation, a new model)
-    and restores of megallm's own state have megallm pre-images and are skipped.
-    """
+    """model_provider and model in the newest backup taken before megallm pointed Codex at it."""
     from megallm_cli import backups
 
-    targets = {str(path), str(resolve_target(path))}
-    for session in backups.list_sessions(ctx.paths.backups_dir):
-        if session.status not in (backups.COMPLETE, backups.INTERRUPTED):
-            continue
-        for entry in session.entries:
-            if entry.path not in targets and entry.target not in targets:
-                continue
-            try:
-                data = session.preimage(entry)
-                value = {} if data is None else toml.parse(decode_utf8(data, path))
-            except (OSError, ConfigParseError, toml.TomlError):
-                continue
-            provider = value.get("model_provider")
-            if provider == PROVIDER_ID:
-                continue
-            model = value.get("model")
-            return PreviousSettings(
-                session.id,
-                entry.existed,
-                provider if isinstance(provider, str) else None,
-                model if isinstance(model, str) else None,
-            )
-    return None
+    def provider_of(data: bytes | None) -> object:
+        if data is None:
+            return None
+        try:
+            return toml.parse(decode_utf8(data, path)).get("model_provider")
+        except (ConfigParseError, toml.TomlError):
+            return PROVIDER_ID  # unparsable: not a state remove could put back
+
+    prior = backups.image_before_megallm(
+        ctx.paths.backups_dir, path, lambda data: provider_of(data) == PROVIDER_ID
+    )
+    if prior is None:
+        return None
+    value = {} if prior.data is None else toml.parse(decode_utf8(prior.data, path))
+    provider = value.get("model_provider")
+    model = value.get("model")
+    return PreviousSettings(
+        prior.session_id,
+        prior.data is not None,
+        provider if isinstance(provider, str) else None,
+        model if isinstance(model, str) else None,
+    )
 
 
 def _where(path: Path, text: str, key_path: tuple[str, ...]) -> str:
