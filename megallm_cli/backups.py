@@ -14,13 +14,17 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from megallm_cli import __version__
-from megallm_cli.changes import SECRET_DIR_MODE, SECRET_FILE_MODE, FileChange
+from megallm_cli.changes import SECRET_DIR_MODE, SECRET_FILE_MODE, FileChange, UserVariableChange
 from megallm_cli.errors import MegallmError, UsageError
 from megallm_cli.fsio import atomic_write, current_mode, ensure_dir, read_bytes, resolve_target
+
+if TYPE_CHECKING:
+    from megallm_cli.shellenv import UserEnvironment
 
 MANIFEST_VERSION = 1
 KEEP_SESSIONS = 20
@@ -33,6 +37,10 @@ INTERRUPTED = "interrupted"
 
 def sha256(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _value_sha256(value: str | None) -> str | None:
+    return sha256(None if value is None else value.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,26 @@ class Entry:
         return cls(**raw)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class VariableEntry:
+    """A user variable a run set or deleted. The value before is kept in `preimage`, a 0600
+    file like the files' pre-images, so the manifest never holds the key."""
+
+    name: str
+    agent: str
+    sha256_before: str | None
+    sha256_after: str | None
+    preimage: str | None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> VariableEntry:
+        return cls(**raw)  # type: ignore[arg-type]
+
+    @property
+    def location(self) -> str:
+        return UserVariableChange(self.name, None, None).location
+
+
 @dataclass
 class Session:
     directory: Path
@@ -62,6 +90,7 @@ class Session:
     command: str
     status: str
     entries: list[Entry]
+    variables: list[VariableEntry] = field(default_factory=list)
 
     @property
     def manifest_path(self) -> Path:
@@ -84,6 +113,19 @@ class Session:
             raise self._damaged(f"{path} is not the copy of {entry.path} it was")
         return data
 
+    def value_before(self, entry: VariableEntry) -> str | None:
+        """The value `entry`'s variable had before the run (None: it was not set)."""
+        if entry.preimage is None:
+            return None
+        path = self.directory / entry.preimage
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise self._damaged(f"{path} cannot be read ({error.strerror})") from None
+        if sha256(data) != entry.sha256_before:
+            raise self._damaged(f"{path} is not the copy of {entry.location} it was")
+        return data.decode("utf-8")
+
     def _damaged(self, problem: str) -> MegallmError:
         return MegallmError(
             f"backup {self.id} is damaged: {problem}",
@@ -99,6 +141,7 @@ class Session:
             "status": self.status,
             "megallm_version": __version__,
             "entries": [entry.__dict__ for entry in self.entries],
+            "variables": [entry.__dict__ for entry in self.variables],
         }
 
     def save(self) -> None:
@@ -122,7 +165,12 @@ def new_session_id() -> str:
     )
 
 
-def create_session(backups_dir: Path, command: str, changes: Iterable[FileChange]) -> Session:
+def create_session(
+    backups_dir: Path,
+    command: str,
+    changes: Iterable[FileChange],
+    variables: Iterable[UserVariableChange] = (),
+) -> Session:
     """Record pre-images and the manifest (status pending) before anything is written.
 
     A failure (a full disk) removes what was made; a kill leaves a dir without manifest, which
@@ -138,14 +186,18 @@ def create_session(backups_dir: Path, command: str, changes: Iterable[FileChange
         directory = backups_dir / session_id
     directory.mkdir(mode=SECRET_DIR_MODE)
     try:
-        return _record(directory, session_id, command, changes)
+        return _record(directory, session_id, command, changes, variables)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
 def _record(
-    directory: Path, session_id: str, command: str, changes: Iterable[FileChange]
+    directory: Path,
+    session_id: str,
+    command: str,
+    changes: Iterable[FileChange],
+    variables: Iterable[UserVariableChange],
 ) -> Session:
     files_dir = directory / "files"
     files_dir.mkdir(mode=SECRET_DIR_MODE)
@@ -172,6 +224,21 @@ def _record(
                 preimage=preimage,
             )
         )
+    variable_entries: list[VariableEntry] = []
+    for index, variable in enumerate(variables):
+        preimage = None
+        if variable.before is not None:
+            preimage = f"files/variable-{index}"
+            atomic_write(directory / preimage, variable.before.encode("utf-8"), SECRET_FILE_MODE)
+        variable_entries.append(
+            VariableEntry(
+                name=variable.name,
+                agent=variable.agent,
+                sha256_before=_value_sha256(variable.before),
+                sha256_after=_value_sha256(variable.after),
+                preimage=preimage,
+            )
+        )
     session = Session(
         directory=directory,
         id=session_id,
@@ -179,6 +246,7 @@ def _record(
         command=command,
         status=PENDING,
         entries=entries,
+        variables=variable_entries,
     )
     session.save()
     return session
@@ -226,6 +294,7 @@ def load_session(directory: Path) -> Session:
         command=raw["command"],
         status=raw["status"],
         entries=[Entry.from_json(entry) for entry in raw["entries"]],
+        variables=[VariableEntry.from_json(entry) for entry in raw.get("variables", [])],
     )
 
 
@@ -311,9 +380,12 @@ class RestorePlan:
     changes: list[FileChange]
     drifts: list[Drift]
     unchanged: list[str]
+    user_variables: list[UserVariableChange] = field(default_factory=list)
 
 
-def plan_restore(session: Session, force: bool = False) -> RestorePlan:
+def plan_restore(
+    session: Session, force: bool = False, user_env: UserEnvironment | None = None
+) -> RestorePlan:
     changes: list[FileChange] = []
     drifts: list[Drift] = []
     unchanged: list[str] = []
@@ -346,7 +418,42 @@ def plan_restore(session: Session, force: bool = False) -> RestorePlan:
                 mode=entry.mode_before,
             )
         )
-    return RestorePlan(session, changes, drifts, unchanged)
+    variables = _plan_variables_restore(session, force, user_env, drifts, unchanged)
+    return RestorePlan(session, changes, drifts, unchanged, variables)
+
+
+def _plan_variables_restore(
+    session: Session,
+    force: bool,
+    user_env: UserEnvironment | None,
+    drifts: list[Drift],
+    unchanged: list[str],
+) -> list[UserVariableChange]:
+    """Put back each variable the run set, unless someone set it differently since."""
+    if not session.variables:
+        return []
+    if user_env is None:
+        raise MegallmError(
+            f"backup {session.id} also changed {session.variables[0].location}, which does "
+            "not exist here",
+            hint="restore it on the Windows account where that run happened",
+        )
+    changes: list[UserVariableChange] = []
+    for entry in session.variables:
+        current = user_env.get(entry.name)
+        current_hash = _value_sha256(current)
+        if current_hash == entry.sha256_before:
+            unchanged.append(entry.location)
+            continue
+        if current_hash != entry.sha256_after:
+            reason = "deleted since" if current is None else "changed since this run set it"
+            drifts.append(Drift(entry.location, reason))
+            if not force:
+                continue
+        changes.append(
+            UserVariableChange(entry.name, current, session.value_before(entry), entry.agent)
+        )
+    return changes
 
 
 def prune(backups_dir: Path, keep: int = KEEP_SESSIONS) -> list[str]:

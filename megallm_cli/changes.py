@@ -42,6 +42,45 @@ class FileChange:
         return self.mode
 
 
+@dataclass(frozen=True)
+class UserVariableChange:
+    """Set (or with `after` None, delete) one persistent user variable: HKCU\\Environment.
+
+    Not a file, so not a FileChange: the engine applies these after the files and records
+    `before` in the backup session (as a 0600 file, never in the manifest), so restore can put
+    it back.
+    """
+
+    name: str
+    before: str | None
+    after: str | None
+    agent: str = "shell"
+
+    @property
+    def location(self) -> str:
+        return f"HKCU\\Environment\\{self.name}"
+
+    @property
+    def is_noop(self) -> bool:
+        return self.before == self.after
+
+    @property
+    def action(self) -> str:
+        if self.after is None:
+            return "delete"
+        return "create" if self.before is None else "update"
+
+    @property
+    def summary(self) -> str:
+        """Names the variable, never its value: the value may be the key."""
+        if self.after is None:
+            return f"delete {self.name} from your Windows user environment"
+        return f"set {self.name} in your Windows user environment (new programs see it)"
+
+    def inverse(self) -> UserVariableChange:
+        return UserVariableChange(self.name, self.after, self.before, self.agent)
+
+
 def unified_diff(change: FileChange, mask: Callable[[str], str]) -> str:
     """A unified diff of one change, passed through `mask` so secrets never reach a screen."""
     before = _lines(change.before)

@@ -14,6 +14,7 @@ from megallm_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, Cancelled, Megall
 
 if TYPE_CHECKING:
     from megallm_cli.agents.base import Context
+    from megallm_cli.engine import ApplyResult
     from megallm_cli.gateway import KeyCheck
     from megallm_cli.operations import Plan
 
@@ -51,7 +52,12 @@ def _context(project_dir: Optional[Path], base_url: Optional[str] = None) -> Con
             f"project dir {directory} does not exist", hint="pass an existing --project-dir"
         )
     gateway = Gateway.parse(base_url or paths.env.get("MEGALLM_BASE_URL"))
-    return Context(paths=paths, project_dir=directory.resolve(), gateway=gateway)
+    user_env = None
+    if paths.family == "windows":  # elsewhere there is none, and shellenv need not load
+        from megallm_cli.shellenv import default_user_environment
+
+        user_env = default_user_environment(paths)
+    return Context(paths=paths, project_dir=directory.resolve(), gateway=gateway, user_env=user_env)
 
 
 def _interactive() -> bool:
@@ -76,6 +82,7 @@ def _print_plan(plan: Plan, show_diff: bool) -> None:
     rows = [
         [change.agent, str(change.path), _verb(change), change.summary] for change in plan.pending
     ]
+    rows += [[v.agent, v.location, v.action, v.summary] for v in plan.user_variables]
     if rows:
         ui.print_table("Planned changes", ["agent", "file", "action", "what"], rows)
     if show_diff:
@@ -83,6 +90,14 @@ def _print_plan(plan: Plan, show_diff: bool) -> None:
             sys.stdout.write(unified_diff(change, ui.mask))
     for note in plan.all_notes():
         ui.say(f"note: {note}", "yellow")
+
+
+def _written(result: ApplyResult) -> str:
+    """'3 file(s) written', and the user variables set, when there were any."""
+    text = f"{len(result.written)} file(s) written"
+    if result.user_variables:
+        text += f", {len(result.user_variables)} user variable(s) changed"
+    return text
 
 
 def _verb(change: object) -> str:
@@ -238,7 +253,7 @@ def setup(
             ui.emit_json("setup", True, _plan_json(plan, dry_run=True))
         ui.say("dry run: nothing was written")
         return
-    if not plan.pending:
+    if plan.is_noop:
         from megallm_cli.engine import recover
 
         recover(ctx.paths)  # what a killed run left must not outlive the next run
@@ -246,7 +261,7 @@ def setup(
         if json_output:
             ui.emit_json("setup", True, {"session": None, **_plan_json(plan, dry_run=False)})
         return
-    _confirm(f"Apply {len(plan.pending)} change(s)?", yes)
+    _confirm(f"Apply {len(plan.pending) + len(plan.user_variables)} change(s)?", yes)
     # apply_plan plans again under the lock; the preview holds each file's old and new bytes,
     # which for a 50 MB ~/.claude.json must not stay in memory beside the new plan's.
     del plan
@@ -258,12 +273,13 @@ def setup(
     )
     if json_output:
         ui.emit_json("setup", True, {"session": result.session_id, **_plan_json(applied, False)})
-    ui.say(f"done: {len(result.written)} file(s) written", "green")
+    ui.say(f"done: {_written(result)}", "green")
     if result.session_id:
         ui.say(
             f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"
         )
-    if any(change.agent == "shell" for change in result.written):
+    shell_changed = [c.agent for c in result.written] + [v.agent for v in result.user_variables]
+    if "shell" in shell_changed:
         hint = operations.activation_hint(ctx)
         ui.say(
             f"new terminals get MEGALLM_API_KEY; in this one run: {hint}"
@@ -295,6 +311,10 @@ def _plan_json(plan: Plan, dry_run: bool) -> dict[str, object]:
         "changes": [
             {"agent": c.agent, "path": str(c.path), "action": _verb(c), "summary": c.summary}
             for c in plan.pending
+        ]
+        + [
+            {"agent": v.agent, "path": v.location, "action": v.action, "summary": v.summary}
+            for v in plan.user_variables
         ],
         "notes": plan.all_notes(),
     }
@@ -494,12 +514,16 @@ def restore(
         )
     for change in plan.changes:
         ui.say(f"  {_verb(change)} {change.path}")
-    if dry_run or not plan.changes:
-        ui.say("nothing to restore" if not plan.changes else "dry run: nothing was written")
+    for variable in plan.user_variables:
+        ui.say(f"  {variable.action} {variable.location}")
+    nothing = not plan.changes and not plan.user_variables
+    if dry_run or nothing:
+        ui.say("nothing to restore" if nothing else "dry run: nothing was written")
         if json_output:
             ui.emit_json("restore", True, {"session": plan.session.id, "dry_run": dry_run})
         return
-    _confirm(f"Restore {len(plan.changes)} file(s) from {plan.session.id}?", yes)
+    count = len(plan.changes) + len(plan.user_variables)
+    _confirm(f"Restore {count} change(s) from {plan.session.id}?", yes)
     target = plan.session.id
     _, result = operations.apply_plan(
         ctx,
@@ -512,11 +536,12 @@ def restore(
             True,
             {
                 "session": target,
-                "restored": [str(c.path) for c in result.written],
+                "restored": [str(c.path) for c in result.written]
+                + [v.location for v in result.user_variables],
                 "undo_session": result.session_id,
             },
         )
-    ui.say(f"restored {len(result.written)} file(s) from {target}", "green")
+    ui.say(f"restored {_written(result)} from {target}", "green")
     if result.session_id:
         ui.say(
             f"this restore is backed up too: `megallm restore --id {result.session_id}` undoes it"
@@ -558,14 +583,15 @@ def remove(
     if dry_run:
         ui.say("dry run: nothing was written")
         return
-    if not plan.pending:
+    if plan.is_noop:
         ui.say("nothing of megallm's to remove")
         return
-    _confirm(f"Remove MegaLLM settings from {len(plan.pending)} file(s)?", yes)
+    count = len(plan.pending) + len(plan.user_variables)
+    _confirm(f"Remove MegaLLM settings ({count} change(s))?", yes)
     _, result = operations.apply_plan(
         ctx, "remove " + " ".join(chosen), lambda: operations.plan_remove(ctx, chosen, level)
     )
-    ui.say(f"removed: {len(result.written)} file(s) changed", "green")
+    ui.say(f"removed: {_written(result)}", "green")
     if result.session_id:
         ui.say(
             f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"

@@ -56,6 +56,8 @@ def shell_findings(ctx: Context) -> list[Finding]:
             )
         ]
     findings.append(Finding("shell", "ok", f"{KEY_ENV} persisted: {mask_key(persisted)}"))
+    if ctx.user_env is not None:
+        findings.append(_user_environment_finding(ctx.user_env.get(KEY_ENV), persisted))
     sourcing = shellenv.families_sourcing_env(paths)
     shell = current_shell(paths)
     family = shellenv.shell_family(shell) if shell else None
@@ -107,6 +109,25 @@ def shell_findings(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _user_environment_finding(registered: str | None, persisted: str) -> Finding:
+    """Windows: programs not started from a shell (VS Code, cmd.exe) see only HKCU."""
+    where = f"HKCU\\Environment\\{KEY_ENV}"
+    if registered == persisted:
+        return Finding("shell", "ok", f"{KEY_ENV} is in your Windows user environment", where)
+    title = (
+        f"{KEY_ENV} is not in your Windows user environment"
+        if registered is None
+        else f"your Windows user environment has another {KEY_ENV} ({mask_key(registered)})"
+    )
+    return Finding(
+        "shell",
+        "fail",
+        title,
+        f"{where}: programs not started from PowerShell (VS Code, cmd.exe) miss the key",
+        hint="run `megallm setup` again; it sets the variable there",
+    )
+
+
 def key_place_findings(ctx: Context, agent_ids: Sequence[str]) -> list[Finding]:
     """Every place the key lives (masked); places holding an older key are stale."""
     from megallm_cli import shellenv
@@ -115,6 +136,9 @@ def key_place_findings(ctx: Context, agent_ids: Sequence[str]) -> list[Finding]:
     persisted = shellenv.persisted_value(ctx.paths, KEY_ENV)
     if persisted:
         places.append((str(ctx.paths.config_dir / "env.sh"), persisted))
+    registered = ctx.user_env.get(KEY_ENV) if ctx.user_env is not None else None
+    if registered:
+        places.append((f"HKCU\\Environment\\{KEY_ENV}", registered))
     for agent_id in agent_ids:
         for configured in get_agent(agent_id).configured(ctx):
             if configured.key and ctx.gateway.matches(configured.base_url):

@@ -6,13 +6,14 @@ import os
 import random
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from megallm_cli import backups
-from megallm_cli.changes import SECRET_DIR_MODE, FileChange
+from megallm_cli.changes import SECRET_DIR_MODE, FileChange, UserVariableChange
 from megallm_cli.errors import ApplyFailed, ConfigParseError, LockBusy, MegallmError, UsageError
 from megallm_cli.fsio import (
     atomic_delete,
@@ -24,6 +25,11 @@ from megallm_cli.fsio import (
     resolve_target,
 )
 from megallm_cli.paths import Paths
+
+if TYPE_CHECKING:
+    from megallm_cli.shellenv import UserEnvironment
+
+PlannedChange = FileChange | UserVariableChange
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 # Agents rewrite their own files while they run (Claude Code rewrites all of ~/.claude.json,
@@ -50,6 +56,7 @@ class ApplyResult:
     written: list[FileChange] = field(default_factory=list)
     unchanged: list[FileChange] = field(default_factory=list)
     recovered_sessions: list[str] = field(default_factory=list)
+    user_variables: list[UserVariableChange] = field(default_factory=list)
 
 
 def needs_write(change: FileChange) -> bool:
@@ -128,9 +135,10 @@ def _recover_all(paths: Paths) -> list[str]:
 def apply(
     paths: Paths,
     command: str,
-    build_plan: Callable[[], list[FileChange]],
+    build_plan: Callable[[], Sequence[PlannedChange]],
     *,
     on_write: Callable[[FileChange], None] | None = None,
+    user_env: UserEnvironment | None = None,
 ) -> ApplyResult:
     """Apply the plan that `build_plan` computes under the lock, from the bytes on disk then.
 
@@ -139,13 +147,16 @@ def apply(
     each file is compared with the bytes its change was planned from at the last moment before
     it is replaced, and if it changed, this run's writes are rolled back and the plan is made
     again from the new bytes, so the other program's edit is kept.
+
+    User variables (`user_env`, Windows' HKCU\\Environment) are set after every file is
+    written and validated, all or none; if they cannot be, the files are rolled back.
     """
     with run_lock(paths):
         recovered = _recover_all(paths)
         attempt = 1
         while True:
             try:
-                result = _apply_once(paths, command, build_plan, on_write)
+                result = _apply_once(paths, command, build_plan, on_write, user_env)
             except (ChangedMeanwhile, ConfigParseError) as changed:
                 # A parse error here, after the preview parsed the same file, is most likely a
                 # file caught halfway through another program's in-place rewrite.
@@ -169,19 +180,27 @@ def apply(
 def _apply_once(
     paths: Paths,
     command: str,
-    build_plan: Callable[[], list[FileChange]],
+    build_plan: Callable[[], Sequence[PlannedChange]],
     on_write: Callable[[FileChange], None] | None,
+    user_env: UserEnvironment | None,
 ) -> ApplyResult:
-    plan = build_plan()
+    planned = build_plan()
+    plan = [change for change in planned if isinstance(change, FileChange)]
+    variables = [c for c in planned if isinstance(c, UserVariableChange) and not c.is_noop]
+    if variables and user_env is None:
+        raise MegallmError(
+            f"cannot change {variables[0].location}: there is no user environment to change",
+            hint="report this as a bug",
+        )
     _check_plan_is_current(plan)
     to_write = [change for change in plan if needs_write(change)]
     result = ApplyResult(
         session_id=None, unchanged=[change for change in plan if not needs_write(change)]
     )
-    if not to_write:
+    if not to_write and not variables:
         return result
     _check_writable(to_write)
-    session = _record(paths, command, to_write)
+    session = _record(paths, command, to_write, variables)
     result.session_id = session.id
     written: list[tuple[FileChange, int | None]] = []
     try:
@@ -193,6 +212,12 @@ def _apply_once(
             _validate(change)
             if on_write:
                 on_write(change)
+        if variables and user_env is not None:
+            from megallm_cli.shellenv import apply_user_variables
+
+            _step_pause(paths)
+            apply_user_variables(user_env, variables)
+            result.user_variables = variables
     except ChangedMeanwhile:
         problems, left = _roll_back(written)
         if problems:
@@ -225,9 +250,11 @@ def _apply_once(
     return result
 
 
-def _record(paths: Paths, command: str, changes: list[FileChange]) -> backups.Session:
+def _record(
+    paths: Paths, command: str, changes: list[FileChange], variables: list[UserVariableChange]
+) -> backups.Session:
     try:
-        return backups.create_session(paths.backups_dir, command, changes)
+        return backups.create_session(paths.backups_dir, command, changes, variables)
     except OSError as error:
         raise ApplyFailed(
             f"could not record the backup in {paths.backups_dir} "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, UserVariableChange
 from megallm_cli.errors import MegallmError
 from megallm_cli.request import SetupRequest
 
@@ -46,6 +46,14 @@ class Plan:
 
         return [change for change in self.changes if needs_write(change)]
 
+    @property
+    def user_variables(self) -> list[UserVariableChange]:
+        return [change for p in self.agent_plans for change in p.user_variables]
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.pending and not self.user_variables
+
     def all_notes(self) -> list[str]:
         return [*self.notes, *(note for p in self.agent_plans for note in p.notes)]
 
@@ -76,14 +84,19 @@ def plan_shell_env(ctx: Context, env: dict[str, str], level: str) -> AgentPlan:
     from megallm_cli.system import current_shell
 
     families = shellenv.detected_shell_families(ctx.paths, current_shell(ctx.paths)) or ["sh"]
-    shell_plan = shellenv.plan_shell_env(ctx.paths, env, families)
+    shell_plan = shellenv.plan_shell_env(ctx.paths, env, families, ctx.user_env)
     notes = []
     if level == "project":
         notes.append(
             f"{', '.join(env)} goes into your user environment ({ctx.paths.config_dir}): "
             "project files never hold the key"
         )
-    return AgentPlan(shellenv.AGENT, list(shell_plan.file_changes), notes)
+    return AgentPlan(
+        shellenv.AGENT,
+        list(shell_plan.file_changes),
+        notes,
+        user_variables=list(shell_plan.user_variables),
+    )
 
 
 def activation_hint(ctx: Context) -> str | None:
@@ -106,11 +119,13 @@ def apply_plan(
 
     latest: list[Plan] = []
 
-    def build_changes() -> list[FileChange]:
+    def build_changes() -> list[FileChange | UserVariableChange]:
         latest.append(build())
-        return latest[-1].changes
+        return [*latest[-1].changes, *latest[-1].user_variables]
 
-    result = engine.apply(ctx.paths, command, build_changes, on_write=on_write)
+    result = engine.apply(
+        ctx.paths, command, build_changes, on_write=on_write, user_env=ctx.user_env
+    )
     return latest[-1], result
 
 
@@ -127,8 +142,14 @@ def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
     if not still_using_env:
         from megallm_cli import shellenv
 
-        removal = shellenv.plan_shell_env_removal(ctx.paths)
-        plans.append(AgentPlan(shellenv.AGENT, list(removal.file_changes)))
+        removal = shellenv.plan_shell_env_removal(ctx.paths, ctx.user_env)
+        plans.append(
+            AgentPlan(
+                shellenv.AGENT,
+                list(removal.file_changes),
+                user_variables=list(removal.user_variables),
+            )
+        )
     return Plan(plans)
 
 
@@ -147,11 +168,19 @@ def status(ctx: Context, agent_ids: Sequence[str] = AGENT_IDS) -> list[AgentStat
 
 
 def restore_as_plan(restore_plan: backups.RestorePlan) -> Plan:
-    return Plan([AgentPlan("restore", changes=list(restore_plan.changes))])
+    return Plan(
+        [
+            AgentPlan(
+                "restore",
+                changes=list(restore_plan.changes),
+                user_variables=list(restore_plan.user_variables),
+            )
+        ]
+    )
 
 
 def plan_restore(ctx: Context, session_id: str | None, force: bool) -> backups.RestorePlan:
     from megallm_cli import backups
 
     session = backups.find_session(ctx.paths.backups_dir, session_id)
-    return backups.plan_restore(session, force=force)
+    return backups.plan_restore(session, force=force, user_env=ctx.user_env)

@@ -8,7 +8,7 @@ shell erroring on start. Windows also gets the values in HKCU\\Environment, the 
 variables every new process inherits, GUI apps included.
 
 Nothing here writes a file: callers hand the FileChanges to the engine. The registry is not a
-file, so it is planned as RegistryChanges that carry the previous value for restore.
+file, so it is planned as UserVariableChanges that carry the previous value for restore.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from megallm_cli import fsio
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, UserVariableChange
 from megallm_cli.errors import ConfigParseError, MegallmError
 from megallm_cli.formats.shellblock import (
     BlockStyle,
@@ -542,22 +542,6 @@ def default_user_environment(paths: Paths) -> UserEnvironment | None:
     return None
 
 
-@dataclass(frozen=True)
-class RegistryChange:
-    """Set (or with `after` None, delete) one user variable; `before` is what restore puts back."""
-
-    name: str
-    before: str | None
-    after: str | None
-
-    @property
-    def is_noop(self) -> bool:
-        return self.before == self.after
-
-    def inverse(self) -> RegistryChange:
-        return RegistryChange(self.name, self.after, self.before)
-
-
 class UserEnvironmentDrift(MegallmError):
     def __init__(self, names: list[str]) -> None:
         listed = ", ".join(f"HKCU\\Environment\\{name}" for name in names)
@@ -568,13 +552,13 @@ class UserEnvironmentDrift(MegallmError):
         self.names = names
 
 
-def apply_registry_changes(user_env: UserEnvironment, changes: Iterable[RegistryChange]) -> None:
+def apply_user_variables(user_env: UserEnvironment, changes: Iterable[UserVariableChange]) -> None:
     """Apply all changes or none; refuse if a value is neither the planned before nor after.
 
     A value that is already `after` counts as done (a re-run); anything else was changed by
     someone else since planning (or since setup, on restore), and is theirs to keep.
     """
-    pending: list[RegistryChange] = []
+    pending: list[UserVariableChange] = []
     drifted: list[str] = []
     for change in changes:
         current = user_env.get(change.name)
@@ -586,7 +570,7 @@ def apply_registry_changes(user_env: UserEnvironment, changes: Iterable[Registry
             drifted.append(change.name)
     if drifted:
         raise UserEnvironmentDrift(drifted)
-    done: list[RegistryChange] = []
+    done: list[UserVariableChange] = []
     try:
         for change in pending:
             _set_or_delete(user_env, change.name, change.after)
@@ -614,11 +598,11 @@ def _set_or_delete(user_env: UserEnvironment, name: str, value: str | None) -> N
 class ShellEnvPlan:
     families: tuple[str, ...]
     file_changes: tuple[FileChange, ...]
-    registry_changes: tuple[RegistryChange, ...] = ()
+    user_variables: tuple[UserVariableChange, ...] = ()
 
     @property
     def is_noop(self) -> bool:
-        return not self.file_changes and not self.registry_changes
+        return not self.file_changes and not self.user_variables
 
 
 def _display(paths: Paths, path: Path) -> str:
@@ -712,9 +696,9 @@ def plan_shell_env(
             before, after = _edited(path, dialect, body)
             summary = f"source {dialect.env_file_name} from {_display(paths, path)} ({family})"
             changes.append(FileChange(path, before, after, AGENT, summary))
-    registry: list[RegistryChange] = []
+    registry: list[UserVariableChange] = []
     if user_env is not None:
-        registry = [RegistryChange(n, user_env.get(n), v) for n, v in values.items()]
+        registry = [UserVariableChange(n, user_env.get(n), v) for n, v in values.items()]
     return ShellEnvPlan(
         tuple(families),
         tuple(_unique_by_file(c for c in changes if not c.is_noop)),
@@ -744,7 +728,7 @@ def plan_shell_env_removal(
 
     A user variable is deleted only while it still holds the value our env files hold: one
     the user set differently is theirs. (Exact restore of earlier values goes through the
-    RegistryChanges the setup plan recorded.)
+    UserVariableChanges the setup plan recorded.)
     """
     changes: list[FileChange] = []
     for path, dialect in _block_candidates(paths):
@@ -757,12 +741,12 @@ def plan_shell_env_removal(
         else:
             summary = f"remove the megallm block from {_display(paths, path)}"
             changes.append(FileChange(path, before, after, AGENT, summary))
-    registry: list[RegistryChange] = []
+    registry: list[UserVariableChange] = []
     if user_env is not None:
         for name in names:
             current = user_env.get(name)
             if current is not None and current == persisted_value(paths, name):
-                registry.append(RegistryChange(name, current, None))
+                registry.append(UserVariableChange(name, current, None))
     for dialect in _DIALECTS:
         path = paths.config_dir / dialect.env_file_name
         before = _read(path)

@@ -604,10 +604,13 @@ def review(
     remove_level = "project" if any("project" in v for v in selection.remove.values()) else "user"
     entries = [(c, _level_of(ctx, c.path, setup_level)) for c in setup_plan.pending]
     entries += [(c, _level_of(ctx, c.path, remove_level)) for c in remove_plan.pending]
-    if not entries:
+    variables = [*setup_plan.user_variables, *remove_plan.user_variables]
+    if not entries and not variables:
         ui.say("already set up: nothing to change", "green")
         return False
     _print_review(ctx, entries)
+    for variable in variables:
+        ui.say(f"  {variable.summary} ({variable.location})")
     for note in [*setup_plan.all_notes(), *remove_plan.all_notes()]:
         ui.say(f"note: {note}", "yellow")
     pending = [change for change, _ in entries]
@@ -617,7 +620,7 @@ def review(
         return False
     while True:
         answer = prompter.select(
-            f"Apply {len(pending)} change(s)?",
+            f"Apply {len(pending) + len(variables)} change(s)?",
             [("apply", APPLY), ("show the full diff (key masked)", SHOW_DIFF), ("cancel", CANCEL)],
             default=APPLY,
         )

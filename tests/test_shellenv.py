@@ -7,15 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, UserVariableChange
 from megallm_cli.errors import ConfigParseError
 from megallm_cli.paths import Paths
 from megallm_cli.shellenv import (
     FakeUserEnvironment,
-    RegistryChange,
     UserEnvironmentDrift,
     activation_hint,
-    apply_registry_changes,
+    apply_user_variables,
     default_user_environment,
     detected_shell_families,
     env_file,
@@ -590,35 +589,33 @@ def test_no_stray_exports_in_a_fresh_setup(tmp_path: Path) -> None:
 def test_registry_plan_records_previous_values(tmp_path: Path) -> None:
     user_env = FakeUserEnvironment({"MEGALLM_BASE_URL": "http://old"})
     plan = plan_shell_env(windows(tmp_path), VALUES, ["powershell"], user_env)
-    assert set(plan.registry_changes) == {
-        RegistryChange("MEGALLM_API_KEY", None, KEY),
-        RegistryChange("MEGALLM_BASE_URL", "http://old", VALUES["MEGALLM_BASE_URL"]),
+    assert set(plan.user_variables) == {
+        UserVariableChange("MEGALLM_API_KEY", None, KEY),
+        UserVariableChange("MEGALLM_BASE_URL", "http://old", VALUES["MEGALLM_BASE_URL"]),
     }
     assert user_env.values == {"MEGALLM_BASE_URL": "http://old"}  # planning changes nothing
 
-    apply_registry_changes(user_env, plan.registry_changes)
+    apply_user_variables(user_env, plan.user_variables)
     assert user_env.values == VALUES
     assert user_env.broadcasts == 1
-    assert (
-        plan_shell_env(windows(tmp_path), VALUES, ["powershell"], user_env).registry_changes == ()
-    )
+    assert plan_shell_env(windows(tmp_path), VALUES, ["powershell"], user_env).user_variables == ()
 
-    apply_registry_changes(user_env, [c.inverse() for c in plan.registry_changes])
+    apply_user_variables(user_env, [c.inverse() for c in plan.user_variables])
     assert user_env.values == {"MEGALLM_BASE_URL": "http://old"}
     assert user_env.broadcasts == 2
 
 
 def test_registry_apply_is_a_no_op_when_already_applied() -> None:
     user_env = FakeUserEnvironment({"A": "new"})
-    apply_registry_changes(user_env, [RegistryChange("A", None, "new")])
+    apply_user_variables(user_env, [UserVariableChange("A", None, "new")])
     assert user_env.values == {"A": "new"} and user_env.broadcasts == 0
 
 
 def test_registry_drift_changes_nothing() -> None:
     user_env = FakeUserEnvironment({"A": "changed by the user", "B": "b0"})
-    changes = [RegistryChange("B", "b0", "b1"), RegistryChange("A", "a0", "a1")]
+    changes = [UserVariableChange("B", "b0", "b1"), UserVariableChange("A", "a0", "a1")]
     with pytest.raises(UserEnvironmentDrift, match=r"HKCU\\Environment\\A"):
-        apply_registry_changes(user_env, changes)
+        apply_user_variables(user_env, changes)
     assert user_env.values == {"A": "changed by the user", "B": "b0"}
     assert user_env.broadcasts == 0
 
@@ -631,9 +628,9 @@ def test_registry_failure_midway_rolls_back() -> None:
             super().set(name, value)
 
     user_env = FailingOnB({"B": "b0"})
-    changes = [RegistryChange("A", None, "a1"), RegistryChange("B", "b0", "b1")]
+    changes = [UserVariableChange("A", None, "a1"), UserVariableChange("B", "b0", "b1")]
     with pytest.raises(OSError, match="access denied"):
-        apply_registry_changes(user_env, changes)
+        apply_user_variables(user_env, changes)
     assert user_env.values == {"B": "b0"}
 
 
@@ -651,19 +648,19 @@ def test_registry_removal_deletes_only_values_that_are_still_ours(tmp_path: Path
     user_env = FakeUserEnvironment()
     plan = plan_shell_env(paths, VALUES, ["powershell"], user_env)
     apply(plan.file_changes)
-    apply_registry_changes(user_env, plan.registry_changes)
+    apply_user_variables(user_env, plan.user_variables)
     user_env.set("MEGALLM_BASE_URL", "http://changed-by-user")
 
     removal = plan_shell_env_removal(paths, user_env)
 
-    assert removal.registry_changes == (RegistryChange("MEGALLM_API_KEY", KEY, None),)
-    apply_registry_changes(user_env, removal.registry_changes)
+    assert removal.user_variables == (UserVariableChange("MEGALLM_API_KEY", KEY, None),)
+    apply_user_variables(user_env, removal.user_variables)
     assert user_env.values == {"MEGALLM_BASE_URL": "http://changed-by-user"}
 
 
-def test_no_registry_changes_without_a_user_environment(tmp_path: Path) -> None:
+def test_no_user_variables_without_a_user_environment(tmp_path: Path) -> None:
     paths = windows(tmp_path)
-    assert plan_shell_env(paths, VALUES, ["powershell"]).registry_changes == ()
+    assert plan_shell_env(paths, VALUES, ["powershell"]).user_variables == ()
     # A simulated Windows on another OS never reaches for the real registry.
     assert default_user_environment(paths) is None
     assert default_user_environment(linux(tmp_path)) is None

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, UserVariableChange
 from megallm_cli.paths import Paths
 from megallm_cli.request import Gateway, SetupRequest
+
+if TYPE_CHECKING:
+    from megallm_cli.shellenv import UserEnvironment
 
 Status = Literal["ok", "warn", "fail", "info"]
 
 
 @dataclass(frozen=True)
 class Context:
-    """What an agent may look at: the re-rootable paths, the project dir and the gateway."""
+    """What an agent may look at: the re-rootable paths, the project dir and the gateway.
+
+    `user_env` is the OS's persistent per-user variables (Windows' HKCU\\Environment), None
+    where there are none; tests put a fake there.
+    """
 
     paths: Paths
     project_dir: Path
     gateway: Gateway = field(default_factory=Gateway)
+    user_env: UserEnvironment | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class AgentPlan:
     notes: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     """Variables the agent reads from its environment, to persist in the user's shells."""
+    user_variables: list[UserVariableChange] = field(default_factory=list)
 
 
 class Agent(Protocol):
