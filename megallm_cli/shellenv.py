@@ -27,6 +27,7 @@ from megallm_cli.errors import ConfigParseError, MegallmError
 from megallm_cli.formats.shellblock import (
     BlockStyle,
     ShellBlockError,
+    find_block,
     find_exports,
     remove_block,
     upsert_block,
@@ -735,9 +736,11 @@ def plan_shell_env_removal(
         if not path.exists():
             continue
         before, after = _edited(path, dialect, None)
-        if path == _fish_drop_in(paths) and after != before and not after.strip():
-            # The drop-in's name is ours; with our block gone, nothing in it is worth keeping.
-            changes.append(FileChange(path, before, None, AGENT, f"delete {path.name}"))
+        emptied = after != before and not after.strip()
+        # The drop-in's name is ours; a startup file that setup created held only our block.
+        if emptied and (path == _fish_drop_in(paths) or _created_by_megallm(paths, path, dialect)):
+            summary = f"delete {_display(paths, path)}, which megallm created"
+            changes.append(FileChange(path, before, None, AGENT, summary))
         else:
             summary = f"remove the megallm block from {_display(paths, path)}"
             changes.append(FileChange(path, before, after, AGENT, summary))
@@ -756,6 +759,22 @@ def plan_shell_env_removal(
     return ShellEnvPlan(
         (), tuple(_unique_by_file(c for c in changes if not c.is_noop)), tuple(registry)
     )
+
+
+def _created_by_megallm(paths: Paths, path: Path, dialect: _Dialect) -> bool:
+    """True when the backups show `path` did not exist before megallm's first block in it."""
+    from megallm_cli import backups
+
+    def holds_our_block(data: bytes | None) -> bool:
+        if data is None:
+            return False
+        try:
+            return find_block(_decode(data, path)[0], dialect.style) is not None
+        except (ConfigParseError, ShellBlockError):
+            return True  # not a state to go back to
+
+    prior = backups.image_before_megallm(paths.backups_dir, path, holds_our_block)
+    return prior is not None and prior.data is None
 
 
 # --- what doctor and key rotation need -----------------------------------------------------

@@ -125,8 +125,7 @@ def test_open_issue_deep_nesting_is_a_clear_error(trials: ModuleType) -> None:
     assert_clean(trials.run_badinput(quick=True, only=only, full_disk=False))
 
 
-@pytest.mark.xfail(strict=True, reason="open issue, reported: shellenv.py remove keeps empty files")
-def test_open_issue_remove_deletes_the_shell_files_setup_created(trials: ModuleType) -> None:
+def test_remove_deletes_the_shell_files_setup_created(trials: ModuleType) -> None:
     assert_clean(trials.run_roundtrip(include_slow=False, only=("zsh",)))
 
 

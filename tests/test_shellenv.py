@@ -664,3 +664,43 @@ def test_no_user_variables_without_a_user_environment(tmp_path: Path) -> None:
     # A simulated Windows on another OS never reaches for the real registry.
     assert default_user_environment(paths) is None
     assert default_user_environment(linux(tmp_path)) is None
+
+
+def _setup_then_remove_codex(home: Path) -> None:
+    from megallm_cli import operations
+    from megallm_cli.agents.base import Context
+    from megallm_cli.request import Secret, SetupRequest
+
+    ctx = Context(paths=linux(home, MEGALLM_SHELL="bash"), project_dir=home)
+    request = SetupRequest(("codex",), "user", home, Secret(KEY))
+    operations.apply_plan(ctx, "setup", lambda: operations.plan_setup(ctx, request))
+    assert (home / ".bashrc").read_bytes().startswith(b"# >>> megallm >>>")
+    operations.apply_plan(ctx, "remove", lambda: operations.plan_remove(ctx, ["codex"], "user"))
+
+
+def test_remove_deletes_a_startup_file_that_setup_created(tmp_path: Path) -> None:
+    _setup_then_remove_codex(tmp_path)
+
+    assert not (tmp_path / ".bashrc").exists()
+    assert not (tmp_path / ".profile").exists()
+
+
+def test_remove_keeps_an_empty_startup_file_the_user_had(tmp_path: Path) -> None:
+    (tmp_path / ".bashrc").write_bytes(b"")
+    (tmp_path / ".profile").write_bytes(b"\n")
+
+    _setup_then_remove_codex(tmp_path)
+
+    assert (tmp_path / ".bashrc").read_bytes() == b""
+    assert (tmp_path / ".profile").read_bytes() == b"\n"
+
+
+def test_remove_without_backups_keeps_the_emptied_file(tmp_path: Path) -> None:
+    paths = linux(tmp_path)
+    plan = plan_shell_env(paths, VALUES, ["bash"])
+    apply(plan.file_changes)
+
+    removal = plan_shell_env_removal(paths)
+
+    [bashrc] = [c for c in removal.file_changes if c.path == tmp_path / ".bashrc"]
+    assert bashrc.after == b""  # no backup says megallm created it: emptied, not deleted
