@@ -245,7 +245,7 @@ def setup(
         # The key check's /v1/models answer is the live catalog: no second request.
         model_catalog=models.remember(ctx.paths, ctx.gateway, checked) if checked else None,
     )
-    plan = operations.plan_setup(ctx, request)
+    plan = operations.preview(lambda: operations.plan_setup(ctx, request))
     # With --json, stdout holds the envelope and nothing else.
     _print_plan(plan, show_diff=dry_run and not json_output)
     if dry_run:
@@ -578,7 +578,7 @@ def remove(
             raise UsageError(
                 f"unknown agent '{agent_id}'", hint=f"agents are: {', '.join(AGENT_IDS)}"
             )
-    plan = operations.plan_remove(ctx, chosen, level)
+    plan = operations.preview(lambda: operations.plan_remove(ctx, chosen, level))
     _print_plan(plan, show_diff=dry_run)
     if dry_run:
         ui.say("dry run: nothing was written")

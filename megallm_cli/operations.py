@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
 from megallm_cli.changes import FileChange, UserVariableChange
-from megallm_cli.errors import MegallmError
+from megallm_cli.errors import ConfigParseError, MegallmError
 from megallm_cli.request import SetupRequest
 
 if TYPE_CHECKING:  # loaded by the commands that write or restore: status and doctor do neither
     from megallm_cli import backups, engine
+
+PREVIEW_ATTEMPTS = 4
+# A file modified this recently may have been read halfway through an agent's in-place rewrite.
+RECENT_WRITE = 2.0
 
 
 @dataclass
@@ -56,6 +62,28 @@ class Plan:
 
     def all_notes(self) -> list[str]:
         return [*self.notes, *(note for p in self.agent_plans for note in p.notes)]
+
+
+def preview(build: Callable[[], Plan]) -> Plan:
+    """The plan shown before asking. A parse error in a file written in the last moments is
+    tried again (Claude Code rewrites ~/.claude.json in place while it runs); a file that is
+    simply malformed fails at once."""
+    attempt = 1
+    while True:
+        try:
+            return build()
+        except ConfigParseError as error:
+            if attempt >= PREVIEW_ATTEMPTS or not _written_just_now(error.path):
+                raise
+        time.sleep(0.05 * attempt)
+        attempt += 1
+
+
+def _written_just_now(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < RECENT_WRITE
+    except OSError:
+        return False
 
 
 def detect_all(ctx: Context, agent_ids: Sequence[str] = AGENT_IDS) -> list[Detection]:

@@ -598,8 +598,12 @@ def review(
     dry_run: bool,
 ) -> bool:
     """Show what will change; True when the user says apply."""
-    setup_plan = operations.plan_setup(ctx, request) if request else operations.Plan([])
-    remove_plan = removal_plan(ctx, selection)
+    setup_plan = (
+        operations.preview(lambda: operations.plan_setup(ctx, request))
+        if request
+        else operations.Plan([])
+    )
+    remove_plan = operations.preview(lambda: removal_plan(ctx, selection))
     setup_level = request.level if request else "user"
     remove_level = "project" if any("project" in v for v in selection.remove.values()) else "user"
     entries = [(c, _level_of(ctx, c.path, setup_level)) for c in setup_plan.pending]
