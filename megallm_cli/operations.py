@@ -97,13 +97,28 @@ def plan_setup(ctx: Context, request: SetupRequest) -> Plan:
         agent = get_agent(agent_id)
         if request.level not in agent.levels:
             notes.append(f"{agent.display_name} supports only {', '.join(agent.levels)} level")
-        plans.append(agent.plan(ctx, request))
+        try:
+            plans.append(agent.plan(ctx, request))
+        except MegallmError as error:
+            _offer_the_others(error, agent_id, request.agents)
+            raise
     env: dict[str, str] = {}
     for agent_plan in plans:
         env.update(agent_plan.env)
     if env:
         plans.append(plan_shell_env(ctx, env, request.level))
     return Plan(plans, notes)
+
+
+def _offer_the_others(error: MegallmError, failed: str, agent_ids: Sequence[str]) -> None:
+    """One agent's unreadable file stops the whole run (nothing is changed); say how to set up
+    the other agents meanwhile."""
+    others = [agent_id for agent_id in agent_ids if agent_id != failed]
+    if not others:
+        return
+    command = "megallm setup " + " ".join(f"--agent {agent_id}" for agent_id in others)
+    skip = f"to set up the others without {get_agent(failed).display_name}: {command}"
+    error.hint = f"{error.hint}; {skip}" if error.hint else skip
 
 
 def plan_shell_env(ctx: Context, env: dict[str, str], level: str) -> AgentPlan:

@@ -89,3 +89,28 @@ def test_run_from_home_lists_user_settings_once(home: Home) -> None:
     status = json.loads(home.run("status", "--json", cwd=home.home).stdout)
     claude = next(row for row in status["data"] if row["agent"] == "claude-code")
     assert [entry["level"] for entry in claude["configured"]] == ["user"]
+
+
+def test_one_unreadable_config_stops_the_run_and_names_the_command_for_the_others(
+    home: Home,
+) -> None:
+    settings = home.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{\n  "model": "opus",\n  "env": {\n}\n')  # unclosed
+    before = home.snapshot()
+    result = home.run(
+        "setup",
+        "--agent",
+        "claude-code",
+        "--agent",
+        "codex",
+        "--agent",
+        "opencode",
+        "--yes",
+        "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY},
+    )
+    assert result.returncode == 1
+    assert f"{settings}:" in result.stderr
+    assert "without Claude Code: megallm setup --agent codex --agent opencode" in result.stderr
+    assert home.snapshot() == before
