@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from megallm_cli.changes import FileChange
 from megallm_cli.formats.text import decode_utf8
-from megallm_cli.fsio import read_bytes
+from megallm_cli.fsio import read_bytes, resolve_target
 
 
 def repo_root(start: Path) -> Path | None:
@@ -83,3 +84,27 @@ def is_tracked(path: Path) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return completed.returncode == 0
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A file git would take into a commit: `tracked`, or merely not ignored yet."""
+
+    path: Path
+    repository: Path
+    tracked: bool
+
+
+def exposure(path: Path) -> Exposure | None:
+    """Where git could commit `path`, links followed: a ~/.claude/settings.json that links
+    into a dotfiles repository lives in that repository. None when git would never take it."""
+    target = resolve_target(path)
+    existing = next(p for p in (target.parent, *target.parents) if p.exists())
+    root = repo_root(existing)
+    if root is None:
+        return None
+    if is_tracked(target):
+        return Exposure(target, root, tracked=True)
+    if is_ignored(target):
+        return None
+    return Exposure(target, root, tracked=False)

@@ -107,7 +107,41 @@ def plan_setup(ctx: Context, request: SetupRequest) -> Plan:
         env.update(agent_plan.env)
     if env:
         plans.append(plan_shell_env(ctx, env, request.level))
-    return Plan(plans, notes)
+    plan = Plan(plans, notes)
+    plan.notes += _keep_the_key_out_of_git(ctx, request.level, plan.changes)
+    return plan
+
+
+def _keep_the_key_out_of_git(ctx: Context, level: str, changes: list[FileChange]) -> list[str]:
+    """Refuse to put the key into a file git tracks; warn about one it would pick up.
+
+    The agents guard their project files themselves (git-ignore entries); this catches user
+    files that live in a repository: a home under git, or a link into a dotfiles repository.
+    """
+    from megallm_cli.gitignore import exposure
+
+    warnings = []
+    for change in changes:
+        if not change.secret or change.after is None:
+            continue
+        if level == "project" and change.path.is_relative_to(ctx.project_dir):
+            continue
+        found = exposure(change.path)
+        if found is None:
+            continue
+        shown = change.path if found.path == change.path else f"{change.path} (→ {found.path})"
+        if found.tracked:
+            raise MegallmError(
+                f"{shown} is tracked by git in {found.repository}, so the key would be "
+                "committed with it; nothing was changed",
+                hint=f"stop tracking it (`git -C {found.repository} rm --cached {found.path}`) "
+                "and git-ignore it, then run again",
+            )
+        warnings.append(
+            f"{shown} will hold the key and is in the git work tree {found.repository}, "
+            "not git-ignored: add it to .gitignore there so it is never committed"
+        )
+    return warnings
 
 
 def _offer_the_others(error: MegallmError, failed: str, agent_ids: Sequence[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,60 @@ def test_one_unreadable_config_stops_the_run_and_names_the_command_for_the_other
     assert f"{settings}:" in result.stderr
     assert "without Claude Code: megallm setup --agent codex --agent opencode" in result.stderr
     assert home.snapshot() == before
+
+
+def _dotfiles_repo(home: Home, track: bool, ignore: bool = False) -> Path:
+    """~/.claude/settings.json as a link into a git repository of dotfiles."""
+    repo = home.home / "dotfiles"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    target = repo / "claude-settings.json"
+    target.write_text('{\n  "model": "opus"\n}\n')
+    if ignore:
+        (repo / ".gitignore").write_text("claude-settings.json\n")
+    if track:
+        subprocess.run([*git, "add", "claude-settings.json"], check=True)
+        subprocess.run([*git, "commit", "-qm", "dotfiles"], check=True)
+    link = home.home / ".claude" / "settings.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    return target
+
+
+def _setup_claude(home: Home) -> subprocess.CompletedProcess[str]:
+    return home.run(
+        "setup", "--agent", "claude-code", "--yes", "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY},
+    )  # fmt: skip
+
+
+def test_a_settings_file_tracked_in_a_dotfiles_repository_is_refused(home: Home) -> None:
+    target = _dotfiles_repo(home, track=True)
+    before = home.snapshot()
+
+    result = _setup_claude(home)
+
+    assert result.returncode == 1
+    assert f"is tracked by git in {target.parent}" in result.stderr
+    assert "rm --cached" in result.stderr
+    assert home.snapshot() == before
+
+
+def test_an_untracked_settings_file_in_a_repository_gets_a_warning(home: Home) -> None:
+    target = _dotfiles_repo(home, track=False)
+
+    result = _setup_claude(home)
+
+    assert result.returncode == 0, result.stderr
+    assert f"in the git work tree {target.parent}" in result.stderr
+    assert TEST_KEY in target.read_text()
+
+
+def test_a_git_ignored_settings_file_needs_no_warning(home: Home) -> None:
+    _dotfiles_repo(home, track=False, ignore=True)
+
+    result = _setup_claude(home)
+
+    assert result.returncode == 0, result.stderr
+    assert "git work tree" not in result.stderr
