@@ -256,7 +256,7 @@ def setup(
     if plan.is_noop:
         from megallm_cli.engine import recover
 
-        recover(ctx.paths)  # what a killed run left must not outlive the next run
+        recover(ctx.paths, ui.waiting_for_lock)  # a killed run's leftovers must not outlive us
         ui.say("already set up: nothing to change", "green")
         if json_output:
             ui.emit_json("setup", True, {"session": None, **_plan_json(plan, dry_run=False)})
@@ -270,6 +270,7 @@ def setup(
         "setup " + " ".join(chosen),
         lambda: operations.plan_setup(ctx, request),
         on_write=lambda change: ui.say(f"  wrote {change.path}", "dim"),
+        on_wait=ui.waiting_for_lock,
     )
     if json_output:
         ui.emit_json("setup", True, {"session": result.session_id, **_plan_json(applied, False)})
@@ -503,7 +504,7 @@ def restore(
         raise UsageError("--latest and --id contradict each other", hint="pass one of them")
     from megallm_cli.engine import recover
 
-    recover(ctx.paths)  # a killed run's session becomes restorable, its leftovers go
+    recover(ctx.paths, ui.waiting_for_lock)  # a killed run's session becomes restorable
     plan = operations.plan_restore(ctx, session_id, force)
     for drift in plan.drifts:
         ui.warn(f"{drift.path} {drift.reason}" + ("; overwriting (--force)" if force else ""))
@@ -529,6 +530,7 @@ def restore(
         ctx,
         f"restore {target}",
         lambda: operations.restore_as_plan(operations.plan_restore(ctx, target, force)),
+        on_wait=ui.waiting_for_lock,
     )
     if json_output:
         ui.emit_json(
@@ -589,7 +591,10 @@ def remove(
     count = len(plan.pending) + len(plan.user_variables)
     _confirm(f"Remove MegaLLM settings ({count} change(s))?", yes)
     _, result = operations.apply_plan(
-        ctx, "remove " + " ".join(chosen), lambda: operations.plan_remove(ctx, chosen, level)
+        ctx,
+        "remove " + " ".join(chosen),
+        lambda: operations.plan_remove(ctx, chosen, level),
+        on_wait=ui.waiting_for_lock,
     )
     ui.say(f"removed: {_written(result)}", "green")
     if result.session_id:
@@ -710,6 +715,7 @@ def completion_install(
         f"completion {action} {' '.join(shells)}",
         build,
         on_write=lambda change: ui.say(f"  {_verb(change)}d {change.path}", "dim"),
+        on_wait=ui.waiting_for_lock,
     )
     if uninstall:
         ui.say(f"completion removed: {len(result.written)} file(s) changed", "green")

@@ -79,8 +79,12 @@ def _lock_timeout(paths: Paths) -> float:
         ) from None
 
 
+LockWaitNotice = Callable[[Path, float], None]
+"""Told (lock file, seconds it will wait) when another run holds the lock, before waiting."""
+
+
 @contextmanager
-def run_lock(paths: Paths) -> Iterator[None]:
+def run_lock(paths: Paths, on_wait: LockWaitNotice | None = None) -> Iterator[None]:
     """Serialize runs: a second one waits up to MEGALLM_LOCK_TIMEOUT seconds, then fails clearly."""
     from filelock import FileLock, Timeout
 
@@ -88,7 +92,12 @@ def run_lock(paths: Paths) -> Iterator[None]:
     lock = FileLock(str(paths.lock_file), mode=0o600)
     try:
         ensure_dir(paths.state_dir, SECRET_DIR_MODE)
-        lock.acquire(timeout=timeout)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait(paths.lock_file, timeout)
+            lock.acquire(timeout=timeout)
     except Timeout:
         raise LockBusy(paths.lock_file, timeout) from None
     except OSError as error:
@@ -110,7 +119,7 @@ def _step_pause(paths: Paths) -> None:
         time.sleep(float(delay))
 
 
-def recover(paths: Paths) -> list[str]:
+def recover(paths: Paths, on_wait: LockWaitNotice | None = None) -> list[str]:
     """Finish what killed runs left: pending sessions, stray temp files, backups without manifest.
 
     apply() does this first. Commands that may end without reaching apply() (a restore that
@@ -119,7 +128,7 @@ def recover(paths: Paths) -> list[str]:
     """
     if not paths.backups_dir.is_dir():
         return []
-    with run_lock(paths):
+    with run_lock(paths, on_wait):
         return _recover_all(paths)
 
 
@@ -139,6 +148,7 @@ def apply(
     *,
     on_write: Callable[[FileChange], None] | None = None,
     user_env: UserEnvironment | None = None,
+    on_wait: LockWaitNotice | None = None,
 ) -> ApplyResult:
     """Apply the plan that `build_plan` computes under the lock, from the bytes on disk then.
 
@@ -151,7 +161,7 @@ def apply(
     User variables (`user_env`, Windows' HKCU\\Environment) are set after every file is
     written and validated, all or none; if they cannot be, the files are rolled back.
     """
-    with run_lock(paths):
+    with run_lock(paths, on_wait):
         recovered = _recover_all(paths)
         attempt = 1
         while True:

@@ -190,6 +190,7 @@ def apply_plan(
     command: str,
     build: Callable[[], Plan],
     on_write: Callable[[FileChange], None] | None = None,
+    on_wait: engine.LockWaitNotice | None = None,
 ) -> tuple[Plan, engine.ApplyResult]:
     """Recompute the plan under the lock (files may have changed since the preview) and apply it."""
     from megallm_cli import engine
@@ -201,7 +202,12 @@ def apply_plan(
         return [*latest[-1].changes, *latest[-1].user_variables]
 
     result = engine.apply(
-        ctx.paths, command, build_changes, on_write=on_write, user_env=ctx.user_env
+        ctx.paths,
+        command,
+        build_changes,
+        on_write=on_write,
+        user_env=ctx.user_env,
+        on_wait=on_wait,
     )
     return latest[-1], result
 

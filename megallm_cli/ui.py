@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from megallm_cli.request import mask_key
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
 JSON_VERSION = 1
@@ -120,6 +122,10 @@ def error(message: str, hint: str | None = None) -> None:
 
 def warn(message: str) -> None:
     _print(f"warning: {message}", "yellow")
+
+
+def waiting_for_lock(lock_file: Path, timeout: float) -> None:
+    say(f"another megallm run holds {lock_file}: waiting for it (up to {timeout:.0f} s)…", "yellow")
 
 
 def progress(message: str) -> AbstractContextManager[object]:

@@ -705,6 +705,7 @@ def apply(ctx: Context, request: SetupRequest | None, selection: Selection) -> A
             "setup " + " ".join(request.agents),
             lambda: operations.plan_setup(ctx, request),
             on_write=progress,
+            on_wait=ui.waiting_for_lock,
         )
     if selection.remove:
         ui.say("removing…")
@@ -713,6 +714,7 @@ def apply(ctx: Context, request: SetupRequest | None, selection: Selection) -> A
             "remove " + " ".join(selection.remove),
             lambda: removal_plan(ctx, selection),
             on_write=progress,
+            on_wait=ui.waiting_for_lock,
         )
     return applied
 

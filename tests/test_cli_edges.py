@@ -172,3 +172,20 @@ def test_a_git_ignored_settings_file_needs_no_warning(home: Home) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "git work tree" not in result.stderr
+
+
+def test_a_run_waiting_for_the_lock_says_so_and_gives_up_clearly(home: Home) -> None:
+    from filelock import FileLock
+
+    from megallm_cli.paths import Paths
+
+    lock_file = Paths(home.env, "linux").lock_file
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_file)):
+        result = home.run(
+            "setup", "--agent", "codex", "--yes", "--no-verify",
+            extra_env={"MEGALLM_API_KEY": TEST_KEY, "MEGALLM_LOCK_TIMEOUT": "0.3"},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"another megallm run holds {lock_file}: waiting for it" in result.stderr
+    assert not (home.home / ".codex").exists()
