@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 from megallm_cli import __version__
 from megallm_cli.changes import SECRET_DIR_MODE, SECRET_FILE_MODE, FileChange, UserVariableChange
 from megallm_cli.errors import MegallmError, UsageError
-from megallm_cli.fsio import atomic_write, current_mode, ensure_dir, read_bytes, resolve_target
+from megallm_cli.fsio import (
+    atomic_write,
+    current_mode,
+    ensure_dir,
+    missing_dirs,
+    read_bytes,
+    resolve_target,
+)
 
 if TYPE_CHECKING:
     from megallm_cli.shellenv import UserEnvironment
@@ -56,10 +63,14 @@ class Entry:
     summary: str
     secret: bool
     preimage: str | None
+    dirs_created: tuple[str, ...] = ()
+    """Directories the run made for a file that did not exist, deepest first."""
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> Entry:
-        return cls(**raw)  # type: ignore[arg-type]
+        created = raw.get("dirs_created", [])  # older manifests have none
+        dirs = tuple(str(d) for d in created) if isinstance(created, list) else ()
+        return cls(**{**raw, "dirs_created": dirs})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,7 @@ def _record(
             preimage = f"files/{index}"
             atomic_write(directory / preimage, change.before, SECRET_FILE_MODE)
         mode_before = current_mode(target)
+        created = missing_dirs(target.parent) if change.before is None else []
         entries.append(
             Entry(
                 path=str(change.path),
@@ -222,6 +234,7 @@ def _record(
                 summary=change.summary,
                 secret=change.secret,
                 preimage=preimage,
+                dirs_created=tuple(str(directory) for directory in created),
             )
         )
     variable_entries: list[VariableEntry] = []
@@ -283,6 +296,16 @@ def image_before_megallm(
             if not is_megallms(data):
                 return PriorImage(session.id, data)
     return None
+
+
+def dirs_created_for(backups_dir: Path, path: Path) -> tuple[Path, ...]:
+    """The directories the newest run that created `path` made for it (deepest first)."""
+    targets = {str(path), str(resolve_target(path))}
+    for session in list_sessions(backups_dir):
+        for entry in session.entries:
+            if not entry.existed and (entry.path in targets or entry.target in targets):
+                return tuple(Path(directory) for directory in entry.dirs_created)
+    return ()
 
 
 def load_session(directory: Path) -> Session:
@@ -416,6 +439,7 @@ def plan_restore(
                 agent=entry.agent,
                 summary=f"restore {entry.summary}",
                 mode=entry.mode_before,
+                prune_dirs=tuple(Path(directory) for directory in entry.dirs_created),
             )
         )
     variables = _plan_variables_restore(session, force, user_env, drifts, unchanged)

@@ -30,6 +30,9 @@ class FileChange:
     secret: bool = False
     mode: int | None = None
     validate: Callable[[bytes], None] | None = field(default=None, compare=False, repr=False)
+    prune_dirs: tuple[Path, ...] = ()
+    """After a delete, these directories (deepest first) go too while they are empty: restore
+    sets them to the ones the run that created the file made for it."""
 
     @property
     def is_noop(self) -> bool:

@@ -92,9 +92,9 @@ def _print_plan(plan: Plan, show_diff: bool) -> None:
         ui.say(f"note: {note}", "yellow")
 
 
-def _written(result: ApplyResult) -> str:
-    """'3 file(s) written', and the user variables set, when there were any."""
-    text = f"{len(result.written)} file(s) written"
+def _written(result: ApplyResult, verb: str = "written") -> str:
+    """'3 file(s) written', and the user variables changed, when there were any."""
+    text = f"{len(result.written)} file(s) {verb}"
     if result.user_variables:
         text += f", {len(result.user_variables)} user variable(s) changed"
     return text
@@ -543,7 +543,7 @@ def restore(
                 "undo_session": result.session_id,
             },
         )
-    ui.say(f"restored {_written(result)} from {target}", "green")
+    ui.say(f"restored from {target}: {_written(result, 'put back')}", "green")
     if result.session_id:
         ui.say(
             f"this restore is backed up too: `megallm restore --id {result.session_id}` undoes it"
@@ -596,7 +596,7 @@ def remove(
         lambda: operations.plan_remove(ctx, chosen, level),
         on_wait=ui.waiting_for_lock,
     )
-    ui.say(f"removed: {_written(result)}", "green")
+    ui.say(f"removed: {_written(result, 'changed')}", "green")
     if result.session_id:
         ui.say(
             f"backup: {result.session_id} — undo with `megallm restore --id {result.session_id}`"

@@ -21,7 +21,9 @@ from megallm_cli.fsio import (
     current_mode,
     current_user,
     ensure_dir,
+    missing_dirs,
     read_bytes,
+    remove_empty_dirs,
     resolve_target,
 )
 from megallm_cli.paths import Paths
@@ -212,13 +214,14 @@ def _apply_once(
     _check_writable(to_write)
     session = _record(paths, command, to_write, variables)
     result.session_id = session.id
-    written: list[tuple[FileChange, int | None]] = []
+    written: list[_Written] = []
     try:
         for change in to_write:
             _step_pause(paths)
+            made_dirs = missing_dirs(resolve_target(change.path).parent)
             mode_before = current_mode(change.path)
             _write(change)
-            written.append((change, mode_before))
+            written.append(_Written(change, mode_before, made_dirs))
             _validate(change)
             if on_write:
                 on_write(change)
@@ -255,7 +258,7 @@ def _apply_once(
             hint="nothing was left half-done; fix the cause above and run again",
         ) from failure
     session.mark(backups.COMPLETE)
-    result.written = [change for change, _ in written]
+    result.written = [entry.change for entry in written]
     backups.prune(paths.backups_dir)
     return result
 
@@ -361,6 +364,7 @@ def _write(change: FileChange) -> None:
     guard = _expecting(change.path, change.before)
     if change.after is None:
         atomic_delete(change.path, before_unlink=guard)
+        remove_empty_dirs(change.prune_dirs)
     else:
         atomic_write(change.path, change.after, change.target_mode, before_replace=guard)
 
@@ -376,20 +380,29 @@ def _validate(change: FileChange) -> None:
         change.validate(actual)
 
 
-def _roll_back(written: list[tuple[FileChange, int | None]]) -> tuple[list[str], list[Path]]:
+@dataclass(frozen=True)
+class _Written:
+    change: FileChange
+    mode_before: int | None
+    made_dirs: list[Path]
+
+
+def _roll_back(written: list[_Written]) -> tuple[list[str], list[Path]]:
     """Put back what this run wrote; a file another program rewrote since is left as it is.
 
     Returns the problems (writes that failed) and the files left alone.
     """
     problems: list[str] = []
     left: list[Path] = []
-    for change, mode_before in reversed(written):
+    for entry in reversed(written):
+        change = entry.change
         guard = _expecting(change.path, change.after)
         try:
             if change.before is None:
                 atomic_delete(change.path, before_unlink=guard)
+                remove_empty_dirs(entry.made_dirs)
             else:
-                atomic_write(change.path, change.before, mode_before, before_replace=guard)
+                atomic_write(change.path, change.before, entry.mode_before, before_replace=guard)
         except ChangedMeanwhile:
             left.append(change.path)
         except OSError as error:

@@ -6,7 +6,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from megallm_cli.errors import FileProblem
@@ -92,6 +92,26 @@ def ensure_dir(directory: Path, mode: int = DEFAULT_NEW_DIR_MODE) -> None:
         if not directory.is_dir():
             raise
     os.chmod(directory, mode)
+
+
+def remove_empty_dirs(directories: Iterable[Path]) -> None:
+    """Remove each directory, deepest first, stopping at the first one that is not empty."""
+    for directory in directories:
+        try:
+            os.rmdir(directory)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return
+
+
+def missing_dirs(directory: Path) -> list[Path]:
+    """The directories a write into `directory` would create, deepest first."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
 
 
 def atomic_write(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -233,7 +234,19 @@ def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
                 user_variables=list(removal.user_variables),
             )
         )
+    for agent_plan in plans:
+        agent_plan.changes = [_with_dirs_it_made(ctx, change) for change in agent_plan.changes]
     return Plan(plans)
+
+
+def _with_dirs_it_made(ctx: Context, change: FileChange) -> FileChange:
+    """A file megallm created goes with the directories megallm made for it, if left empty."""
+    if change.after is not None or change.prune_dirs:
+        return change
+    from megallm_cli import backups
+
+    made = backups.dirs_created_for(ctx.paths.backups_dir, change.path)
+    return dataclasses.replace(change, prune_dirs=made) if made else change
 
 
 @dataclass(frozen=True)

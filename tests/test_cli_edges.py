@@ -189,3 +189,21 @@ def test_a_run_waiting_for_the_lock_says_so_and_gives_up_clearly(home: Home) -> 
     assert result.returncode == 1
     assert f"another megallm run holds {lock_file}: waiting for it" in result.stderr
     assert not (home.home / ".codex").exists()
+
+
+def _user_tree(home: Home) -> list[Path]:
+    """Everything under HOME but megallm's own state (~/.local/state/megallm and its parents)."""
+    return sorted(p for p in home.home.rglob("*") if not p.is_relative_to(home.home / ".local"))
+
+
+def test_setup_then_remove_leaves_no_directory_megallm_made(home: Home) -> None:
+    before = _user_tree(home)
+    env = {"MEGALLM_API_KEY": TEST_KEY, "MEGALLM_SHELL": "bash"}
+    agents = ("--agent", "codex", "--agent", "opencode", "--agent", "cline")
+    assert home.run("setup", *agents, "--yes", "--no-verify", extra_env=env).returncode == 0
+    assert (home.home / ".codex").is_dir()
+
+    result = home.run("remove", *agents, "--yes", extra_env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert _user_tree(home) == before

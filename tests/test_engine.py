@@ -202,3 +202,45 @@ def test_directories_created_for_a_secret_are_private(paths: Paths, fs: FakeFile
     )
     assert mode_of(secret_file.parent) == 0o700
     assert mode_of(plain_file.parent) == 0o755
+
+
+def test_restore_removes_the_directories_the_run_made_while_they_are_empty(
+    paths: Paths, fs: FakeFilesystem
+) -> None:
+    fresh = HOME / ".codex" / "deep" / "config.toml"
+    session_id = engine.apply(paths, "setup", lambda: [change(fresh, b"x")]).session_id
+    assert session_id is not None
+    [entry] = backups.find_session(paths.backups_dir, session_id).entries
+    assert entry.dirs_created == (str(HOME / ".codex" / "deep"), str(HOME / ".codex"))
+
+    restore = backups.plan_restore(backups.find_session(paths.backups_dir, session_id))
+    engine.apply(paths, "restore", lambda: restore.changes)
+
+    assert not (HOME / ".codex").exists()
+    assert HOME.is_dir()
+
+
+def test_restore_keeps_a_directory_the_user_put_something_in(
+    paths: Paths, fs: FakeFilesystem
+) -> None:
+    fresh = HOME / ".codex" / "deep" / "config.toml"
+    session_id = engine.apply(paths, "setup", lambda: [change(fresh, b"x")]).session_id
+    assert session_id is not None
+    fs.create_file(HOME / ".codex" / "history.jsonl")
+
+    restore = backups.plan_restore(backups.find_session(paths.backups_dir, session_id))
+    engine.apply(paths, "restore", lambda: restore.changes)
+
+    assert not (HOME / ".codex" / "deep").exists()
+    assert (HOME / ".codex" / "history.jsonl").exists()
+
+
+def test_a_rolled_back_run_leaves_no_directory_it_made(paths: Paths, fs: FakeFilesystem) -> None:
+    def reject(data: bytes) -> None:
+        raise ValueError("not what the agent accepts")
+
+    fresh = HOME / "made" / "by" / "us.json"
+    with pytest.raises(ApplyFailed):
+        engine.apply(paths, "setup", lambda: [change(fresh, b"x", validate=reject)])
+
+    assert not (HOME / "made").exists()
