@@ -25,6 +25,7 @@ _megallm_takes_value() {
         'setup:--model'|'setup:-m') return 0 ;;
         'setup:--claude-auth') return 0 ;;
         'status:--project-dir') return 0 ;;
+        'status:--base-url') return 0 ;;
     esac
     return 1
 }
@@ -136,7 +137,7 @@ _megallm() {
             ;;
         'status')
             commands=''
-            options='--project-dir --json --help -h'
+            options='--project-dir --base-url --json --help -h'
             ;;
     esac
     if [[ $cur == -* || -z $commands ]]; then

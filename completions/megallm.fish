@@ -18,7 +18,7 @@ function __megallm_command_path
         switch $word
             case '-*=*'
             case '-*'
-                if contains -- "$path:$word" 'completion install:--shell' 'completion show:--shell' 'doctor:--agent' 'doctor:-a' 'doctor:--project-dir' 'doctor:--base-url' 'models:--base-url' 'remove:--agent' 'remove:-a' 'remove:--level' 'remove:-l' 'remove:--project-dir' 'remove:--base-url' 'restore:--id' 'setup:--agent' 'setup:-a' 'setup:--level' 'setup:-l' 'setup:--project-dir' 'setup:--base-url' 'setup:--model' 'setup:-m' 'setup:--claude-auth' 'status:--project-dir'
+                if contains -- "$path:$word" 'completion install:--shell' 'completion show:--shell' 'doctor:--agent' 'doctor:-a' 'doctor:--project-dir' 'doctor:--base-url' 'models:--base-url' 'remove:--agent' 'remove:-a' 'remove:--level' 'remove:-l' 'remove:--project-dir' 'remove:--base-url' 'restore:--id' 'setup:--agent' 'setup:-a' 'setup:--level' 'setup:-l' 'setup:--project-dir' 'setup:--base-url' 'setup:--model' 'setup:-m' 'setup:--claude-auth' 'status:--project-dir' 'status:--base-url'
                     set expecting_value 1
                 end
             case '*'
@@ -122,5 +122,6 @@ complete -c megallm -n '__megallm_at setup' -l 'help' -s 'h' -d 'Show this messa
 
 # megallm status
 complete -c megallm -n '__megallm_at status' -l 'project-dir' -x -a '(__fish_complete_directories (commandline -ct))' -d 'Project to inspect.'
+complete -c megallm -n '__megallm_at status' -l 'base-url' -x -d 'Gateway origin that counts as MegaLLM (default: MEGALLM_BASE_URL).'
 complete -c megallm -n '__megallm_at status' -l 'json' -d 'Print one JSON envelope on stdout.'
 complete -c megallm -n '__megallm_at status' -l 'help' -s 'h' -d 'Show this message and exit.'

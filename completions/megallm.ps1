@@ -124,6 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'megallm', 'megallm.exe' -Script
             Commands = @()
             Options = @(
                 @{ Names = @('--project-dir'); Help = 'Project to inspect.'; TakesValue = $true; Choices = @() }
+                @{ Names = @('--base-url'); Help = 'Gateway origin that counts as MegaLLM (default: MEGALLM_BASE_URL).'; TakesValue = $true; Choices = @() }
                 @{ Names = @('--json'); Help = 'Print one JSON envelope on stdout.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--help', '-h'); Help = 'Show this message and exit.'; TakesValue = $false; Choices = @() }
             )

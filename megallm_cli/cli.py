@@ -324,6 +324,11 @@ def _plan_json(plan: Plan, dry_run: bool) -> dict[str, object]:
 @app.command()
 def status(
     project_dir: Optional[Path] = typer.Option(None, "--project-dir", help="Project to inspect."),
+    base_url: Optional[str] = typer.Option(
+        None,
+        "--base-url",
+        help="Gateway origin that counts as MegaLLM (default: MEGALLM_BASE_URL).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Show each agent: installed (version), configured, level, base URL, key (masked).
@@ -333,7 +338,7 @@ def status(
     from megallm_cli import operations
     from megallm_cli.request import mask_key
 
-    ctx = _context(project_dir)
+    ctx = _context(project_dir, base_url)
     rows = operations.status(ctx)
     data = []
     table = []

@@ -207,3 +207,18 @@ def test_setup_then_remove_leaves_no_directory_megallm_made(home: Home) -> None:
 
     assert result.returncode == 0, result.stderr
     assert _user_tree(home) == before
+
+
+def test_status_counts_a_custom_gateway_as_megallm_when_told_its_origin(home: Home) -> None:
+    origin = "http://127.0.0.1:9"
+    env = {"MEGALLM_API_KEY": TEST_KEY}
+    setup = ("setup", "--agent", "codex", "--base-url", origin, "--yes", "--no-verify")
+    assert home.run(*setup, extra_env=env).returncode == 0
+
+    def megallm_flag(*flags: str) -> bool:
+        result = home.run("status", "--json", *flags)
+        [codex] = [row for row in json.loads(result.stdout)["data"] if row["agent"] == "codex"]
+        return bool(codex["configured"][0]["megallm"])
+
+    assert not megallm_flag()
+    assert megallm_flag("--base-url", origin)
