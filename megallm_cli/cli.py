@@ -433,6 +433,12 @@ def doctor(
             [f.__dict__ for f in findings],
             [{"agent": f.agent, "message": f.title, "hint": f.hint} for f in failed],
         )
+    elif ui.is_quiet():
+        for finding in [*failed, *warned]:  # -q: the problems alone, one line each
+            line = f"{finding.agent}: {ui.symbol(finding.status)} {finding.title}"
+            if finding.detail:
+                line += f" — {finding.detail}"
+            ui.report(line + (f" (fix: {finding.hint})" if finding.hint else ""))
     else:
         current = None
         for finding in findings:

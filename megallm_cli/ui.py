@@ -101,6 +101,15 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def is_quiet() -> bool:
+    return _quiet
+
+
+def report(message: str, style: str | None = None) -> None:
+    """A command's result for a person (stderr): shown even with --quiet."""
+    _print(message, style)
+
+
 def say(message: str = "", style: str | None = None) -> None:
     """Informational text for a person (stderr); --quiet leaves it out."""
     if not _quiet:

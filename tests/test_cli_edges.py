@@ -222,3 +222,18 @@ def test_status_counts_a_custom_gateway_as_megallm_when_told_its_origin(home: Ho
 
     assert not megallm_flag()
     assert megallm_flag("--base-url", origin)
+
+
+def test_quiet_doctor_prints_the_problems_alone(home: Home) -> None:
+    env = {"MEGALLM_API_KEY": TEST_KEY}
+    assert (
+        home.run("setup", "--agent", "codex", "--yes", "--no-verify", extra_env=env).returncode == 0
+    )
+
+    result = home.run("-q", "doctor", extra_env={"MEGALLM_API_KEY": ""})
+
+    lines = result.stderr.strip().splitlines()
+    assert lines, "a quiet doctor still names what is wrong"
+    assert all(line.startswith(("shell: ", "keys: ", "codex: ")) for line in lines), lines
+    assert any("another MEGALLM_API_KEY" in line or "not set" in line for line in lines)
+    assert "passed" not in result.stderr
