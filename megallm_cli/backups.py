@@ -32,9 +32,11 @@ from megallm_cli.fsio import (
 
 if TYPE_CHECKING:
     from megallm_cli.shellenv import UserEnvironment
+    from megallm_cli.threeway import Reverted
 
 MANIFEST_VERSION = 1
 KEEP_SESSIONS = 20
+POSTIMAGE_LIMIT = 16 * 1024 * 1024
 
 PENDING = "pending"
 COMPLETE = "complete"
@@ -65,6 +67,9 @@ class Entry:
     preimage: str | None
     dirs_created: tuple[str, ...] = ()
     """Directories the run made for a file that did not exist, deepest first."""
+    postimage: str | None = None
+    """The bytes the run wrote, kept (up to POSTIMAGE_LIMIT) so a restore can take out just
+    the run's keys from a file that an agent rewrote since."""
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> Entry:
@@ -123,6 +128,16 @@ class Session:
         if sha256(data) != entry.sha256_before:
             raise self._damaged(f"{path} is not the copy of {entry.path} it was")
         return data
+
+    def postimage(self, entry: Entry) -> bytes | None:
+        """The bytes the run wrote, when they were kept and are intact."""
+        if entry.postimage is None:
+            return None
+        try:
+            data = (self.directory / entry.postimage).read_bytes()
+        except OSError:
+            return None
+        return data if sha256(data) == entry.sha256_after else None
 
     def value_before(self, entry: VariableEntry) -> str | None:
         """The value `entry`'s variable had before the run (None: it was not set)."""
@@ -219,6 +234,10 @@ def _record(
         if change.before is not None:
             preimage = f"files/{index}"
             atomic_write(directory / preimage, change.before, SECRET_FILE_MODE)
+        postimage = None
+        if change.after is not None and len(change.after) <= POSTIMAGE_LIMIT:
+            postimage = f"files/{index}.after"
+            atomic_write(directory / postimage, change.after, SECRET_FILE_MODE)
         mode_before = current_mode(target)
         created = missing_dirs(target.parent) if change.before is None else []
         entries.append(
@@ -235,6 +254,7 @@ def _record(
                 secret=change.secret,
                 preimage=preimage,
                 dirs_created=tuple(str(directory) for directory in created),
+                postimage=postimage,
             )
         )
     variable_entries: list[VariableEntry] = []
@@ -422,28 +442,47 @@ def plan_restore(
         ):
             unchanged.append(entry.path)
             continue
+        summary = f"restore {entry.summary}"
         if current_hash != entry.sha256_after and current_hash != entry.sha256_before:
-            drifts.append(
-                Drift(
-                    entry.path,
-                    "deleted since" if current is None else "changed since this run wrote it",
+            # --force asks for the old bytes; without it, a JSON file keeps the changes since.
+            merged = None if force else _take_out_the_runs_keys(session, entry, wanted, current)
+            if merged is not None:
+                wanted = merged.data
+                summary = f"restore {entry.summary}, keeping the changes made since"
+            else:
+                drifts.append(
+                    Drift(
+                        entry.path,
+                        "deleted since" if current is None else "changed since this run wrote it",
+                    )
                 )
-            )
-            if not force:
-                continue
+                if not force:
+                    continue
         changes.append(
             FileChange(
                 path=path,
                 before=current,
                 after=wanted,
                 agent=entry.agent,
-                summary=f"restore {entry.summary}",
+                summary=summary,
                 mode=entry.mode_before,
                 prune_dirs=tuple(Path(directory) for directory in entry.dirs_created),
             )
         )
     variables = _plan_variables_restore(session, force, user_env, drifts, unchanged)
     return RestorePlan(session, changes, drifts, unchanged, variables)
+
+
+def _take_out_the_runs_keys(
+    session: Session, entry: Entry, preimage: bytes | None, current: bytes | None
+) -> Reverted | None:
+    """For a JSON file changed since the run: the run's keys reverted, the rest kept."""
+    postimage = session.postimage(entry)
+    if current is None or postimage is None:
+        return None
+    from megallm_cli.threeway import revert
+
+    return revert(preimage, postimage, current)
 
 
 def _plan_variables_restore(

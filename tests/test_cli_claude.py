@@ -278,7 +278,8 @@ def test_project_level_uses_local_settings_and_gitignores_it(home: Home) -> None
 
 def test_restore_refuses_files_changed_since_unless_forced(home: Home) -> None:
     assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0
-    edited = settings_path(home).read_text().replace("}\n}", '},\n  "model": "haiku"\n}')
+    # A key setup wrote, changed by hand since: not megallm's value any more, so a conflict.
+    edited = settings_path(home).read_text().replace("https://ai.megallm.io", "https://edited")
     settings_path(home).write_text(edited)
     refused = home.run("restore", "--latest")
     assert refused.returncode == 1

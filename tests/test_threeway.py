@@ -1,0 +1,118 @@
+"""Reverting one run's keys in a JSON file another program changed since."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from megallm_cli.formats import jsonc
+from megallm_cli.threeway import revert
+
+BEFORE = b"""{
+  // the user's
+  "theme": "dark",
+  "env": {
+    "ANTHROPIC_API_KEY": "sk-ant-user"
+  },
+  "permissions": {"allow": ["Bash(ls)"]}
+}
+"""
+
+
+def run_edit(text: bytes) -> bytes:
+    """What a setup does: replace one key, add an object, add a top-level key."""
+    edited = jsonc.delete_value(text.decode(), ["env", "ANTHROPIC_API_KEY"])
+    edited = jsonc.set_value(edited, ["env", "ANTHROPIC_BASE_URL"], "https://ai.megallm.io")
+    edited = jsonc.set_value(edited, ["megallm", "note"], "ours")
+    return edited.encode()
+
+
+def test_the_agent_changes_are_kept_and_ours_are_undone() -> None:
+    after = run_edit(BEFORE)
+    agent = jsonc.set_value(after.decode(), ["theme"], "light")
+    agent = jsonc.set_value(agent, ["numStartups"], 7)
+
+    result = revert(BEFORE, after, agent.encode())
+
+    assert result is not None and result.kept_changes
+    assert result.data is not None
+    text = result.data.decode()
+    assert "// the user's" in text
+    assert jsonc.parse(text) == {
+        "theme": "light",
+        "env": {"ANTHROPIC_API_KEY": "sk-ant-user"},
+        "permissions": {"allow": ["Bash(ls)"]},
+        "numStartups": 7,
+    }
+
+
+def test_without_other_changes_the_result_is_the_old_document() -> None:
+    after = run_edit(BEFORE)
+    result = revert(BEFORE, after, after)
+    assert result is not None and not result.kept_changes
+    assert result.data is not None
+    assert jsonc.parse(result.data.decode()) == jsonc.parse(BEFORE.decode())
+
+
+def test_a_key_of_ours_changed_by_someone_else_is_a_conflict() -> None:
+    after = run_edit(BEFORE)
+    changed = jsonc.set_value(after.decode(), ["env", "ANTHROPIC_BASE_URL"], "https://other")
+    assert revert(BEFORE, after, changed.encode()) is None
+
+
+def test_an_array_both_appended_to_loses_only_our_item() -> None:
+    before = b'{"approved": ["aaaa"]}'
+    after = b'{"approved": ["aaaa", "ours"]}'
+    current = b'{"approved": ["aaaa", "ours", "theirs"]}'
+    result = revert(before, after, current)
+    assert result is not None and result.data is not None
+    assert json.loads(result.data) == {"approved": ["aaaa", "theirs"]}
+
+
+def test_a_file_the_run_created_goes_unless_someone_added_to_it() -> None:
+    after = b'{\n  "provider": {"megallm": {"baseURL": "x"}}\n}\n'
+    gone = revert(None, after, after)
+    assert gone is not None and gone.data is None
+    added = jsonc.set_value(after.decode(), ["permission"], {"edit": "ask"})
+    kept = revert(None, after, added.encode())
+    assert kept is not None and kept.data is not None
+    assert jsonc.parse(kept.data.decode()) == {"permission": {"edit": "ask"}}
+
+
+def test_files_that_are_not_json_objects_are_left_to_the_caller() -> None:
+    assert revert(b"export A=1\n", b"export A=2\n", b"export A=2\nexport B=1\n") is None
+    assert revert(b"[]", b"[1]", b"[1, 2]") is None
+
+
+keys = st.sampled_from(["a", "b", "c", "env", "model"])
+leaves = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=3))
+documents = st.recursive(
+    leaves,
+    lambda children: st.dictionaries(keys, children, max_size=4),
+    max_leaves=8,
+).filter(lambda value: isinstance(value, dict))
+
+
+def _disjoint_update(document: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    updated = dict(document)
+    for key, value in other.items():
+        updated.setdefault(f"x{key}", value)
+    return updated
+
+
+@given(documents, documents, documents)
+def test_revert_gives_the_before_document_plus_the_other_programs_keys(
+    before: dict[str, Any], after: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    current = _disjoint_update(after, theirs)
+    result = revert(
+        json.dumps(before, indent=2).encode(),
+        json.dumps(after, indent=2).encode(),
+        json.dumps(current, indent=2).encode(),
+    )
+    assert result is not None
+    assert result.data is not None
+    assert jsonc.parse(result.data.decode()) == _disjoint_update(before, theirs)
