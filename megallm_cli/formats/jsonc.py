@@ -817,16 +817,16 @@ def _complement(text: str, bounds: tuple[int, int], spans: list[tuple[int, int]]
 # Public edits
 
 
-def _same_json(left: Any, right: Any) -> bool:
+def same_json(left: Any, right: Any) -> bool:
     """Equal as JSON: unlike ==, true is not 1."""
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
     if isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return left == right
     if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same_json(left[k], right[k]) for k in left)
+        return left.keys() == right.keys() and all(same_json(left[k], right[k]) for k in left)
     if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-        return len(left) == len(right) and all(map(_same_json, left, right))
+        return len(left) == len(right) and all(map(same_json, left, right))
     return type(left) is type(right) and bool(left == right)
 
 
@@ -859,7 +859,7 @@ def _new_document(text: str, keys: list[str], value: Any) -> str:
 
 
 def _replace_value(text: str, container: _Container, entry: _Entry, value: Any) -> str:
-    if _same_json(parse(text[entry.value_start : entry.value_end]), value):
+    if same_json(parse(text[entry.value_start : entry.value_end]), value):
         return text
     multiline = _is_multiline(text, container)
     rendered = _render(
@@ -956,7 +956,7 @@ def append_to_array(text: str, path: Sequence[str], item: Any) -> str:
     if array is None:
         rest = _nest(keys[depth + 1 :], [item])
         return _append_entry(text, container, _member_renderer(text, keys[depth], rest))
-    if any(_same_json(element, item) for element in _element_values(text, array)):
+    if any(same_json(element, item) for element in _element_values(text, array)):
         return text
     unit = detect_indent(text)
     newline = detect_newline(text)
@@ -980,7 +980,7 @@ def remove_from_array(text: str, path: Sequence[str], item: Any) -> str:
     doomed = [
         element
         for element, value in zip(array.entries, values, strict=True)
-        if _same_json(value, item)
+        if same_json(value, item)
     ]
     return _remove_entries(text, array, doomed)
 
