@@ -79,6 +79,8 @@ def _confirm(question: str, yes: bool, flag: str = "--yes") -> None:
 def _print_plan(plan: Plan, show_diff: bool) -> None:
     from megallm_cli.changes import unified_diff
 
+    for secret in plan.secrets:
+        ui.register_secret(secret)
     rows = [
         [change.agent, str(change.path), _verb(change), change.summary] for change in plan.pending
     ]

@@ -61,6 +61,10 @@ class Plan:
     def is_noop(self) -> bool:
         return not self.pending and not self.user_variables
 
+    @property
+    def secrets(self) -> list[str]:
+        return [secret for p in self.agent_plans for secret in p.secrets]
+
     def all_notes(self) -> list[str]:
         return [*self.notes, *(note for p in self.agent_plans for note in p.notes)]
 

@@ -609,6 +609,8 @@ def review(
     entries = [(c, _level_of(ctx, c.path, setup_level)) for c in setup_plan.pending]
     entries += [(c, _level_of(ctx, c.path, remove_level)) for c in remove_plan.pending]
     variables = [*setup_plan.user_variables, *remove_plan.user_variables]
+    for secret in [*setup_plan.secrets, *remove_plan.secrets]:
+        ui.register_secret(secret)
     if not entries and not variables:
         ui.say("already set up: nothing to change", "green")
         return False

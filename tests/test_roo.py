@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -273,9 +275,61 @@ def test_remove_takes_the_setting_out_and_deletes_the_import_file(home: Home) ->
     assert not import_file(home.home).exists()
     for path, content in originals.items():
         assert path.read_bytes() == content
-    assert json.loads(user_settings(home.home, "Cursor").read_text()) == {}
+    # setup created Cursor's settings.json and nothing else is in it: remove deletes it
+    assert not user_settings(home.home, "Cursor").exists()
     again = home.run("remove", "--agent", "roo-code", "--yes")
     assert "nothing of megallm's to remove" in again.stderr
+
+
+def install_roo_in_vs_code(home: Home) -> Path:
+    make_extension(home.home, ".vscode", "rooveterinaryinc.roo-cline-3.25.4")
+    settings = user_settings(home.home, "Code")
+    settings.parent.mkdir(parents=True)
+    return settings
+
+
+@pytest.mark.parametrize("original", [b"", b"  \n\t\n", b"{}", b"\xef\xbb\xbf{ }\r\n"])
+def test_remove_gives_back_a_blank_or_empty_settings_file_as_it_was(
+    home: Home, original: bytes
+) -> None:
+    settings = install_roo_in_vs_code(home)
+    settings.write_bytes(original)
+    assert home.run(*SETUP, extra_env={"MEGALLM_API_KEY": TEST_KEY}).returncode == 0
+    assert ROO_SETTING in settings.read_text()
+    result = home.run("remove", "--agent", "roo-code", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert settings.read_bytes() == original
+
+
+def test_remove_deletes_the_file_setup_created_behind_a_dangling_link(home: Home) -> None:
+    settings = install_roo_in_vs_code(home)
+    stored = home.home / "dotfiles" / "vscode-settings.json"
+    settings.symlink_to(stored)  # a dotfiles checkout not done yet
+    assert home.run(*SETUP, extra_env={"MEGALLM_API_KEY": TEST_KEY}).returncode == 0
+    assert ROO_SETTING in stored.read_text()
+    result = home.run("remove", "--agent", "roo-code", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert not stored.exists()
+    assert settings.is_symlink() and Path(os.readlink(settings)) == stored
+
+
+def test_remove_keeps_what_the_user_added_to_a_file_setup_created(home: Home) -> None:
+    settings = install_roo_in_vs_code(home)
+    assert home.run(*SETUP, extra_env={"MEGALLM_API_KEY": TEST_KEY}).returncode == 0
+    settings.write_text(settings.read_text().replace("{", '{\n  "editor.tabSize": 2,', 1))
+    assert home.run("remove", "--agent", "roo-code", "--yes").returncode == 0
+    assert json.loads(settings.read_text()) == {"editor.tabSize": 2}
+
+
+def test_without_a_backup_remove_only_takes_the_setting_out_and_says_so(home: Home) -> None:
+    settings = install_roo_in_vs_code(home)
+    settings.write_bytes(b"")
+    assert home.run(*SETUP, extra_env={"MEGALLM_API_KEY": TEST_KEY}).returncode == 0
+    shutil.rmtree(home.paths.backups_dir)
+    result = home.run("remove", "--agent", "roo-code", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"no backup shows {settings} before megallm" in result.stderr
+    assert json.loads(settings.read_text()) == {}
 
 
 def test_remove_goes_on_past_an_unreadable_editor_file(home: Home) -> None:
@@ -324,3 +378,15 @@ def test_windsurf_is_explained_and_configured_through_its_settings(home: Home) -
     assert doctor.returncode == 0, doctor.stderr
     info = [f["title"] for f in json.loads(doctor.stdout)["data"] if f["status"] == "info"]
     assert info == ["Windsurf's own agent (Cascade) cannot use MegaLLM"]
+
+
+def test_remove_gives_back_the_users_own_import_path_setup_replaced(home: Home) -> None:
+    settings = install_roo_in_vs_code(home)
+    original = b'{\n  "roo-cline.autoImportSettingsPath": "~/Documents/roo.json"\n}\n'
+    settings.write_bytes(original)
+    assert home.run(*SETUP, extra_env={"MEGALLM_API_KEY": TEST_KEY}).returncode == 0
+    assert str(import_file(home.home)) in settings.read_text()
+    result = home.run("remove", "--agent", "roo-code", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"{ROO_SETTING} back in {settings}" in result.stderr
+    assert settings.read_bytes() == original

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from megallm_cli.agents import vscode
+from megallm_cli.backups import PriorImage
 from megallm_cli.errors import ConfigParseError
 from megallm_cli.paths import Paths
 
@@ -236,3 +238,63 @@ def test_validate_rejects_bytes_without_the_setting(tmp_path: Path) -> None:
     assert change is not None and change.validate is not None
     with pytest.raises(ValueError, match="k did not read back"):
         change.validate(b'{"k": "other"}')
+
+
+# --- removal, given the file's image before megallm ---
+
+ROO_KEY = "roo-cline.autoImportSettingsPath"
+
+
+def set_up_settings(path: Path, original: bytes | None) -> None:
+    """The file as setup leaves it: `original` plus our setting."""
+    if original is not None:
+        path.write_bytes(original)
+    change = vscode.settings_change(path, {ROO_KEY: "/import.json"}, "roo-code", "set")
+    assert change is not None and change.after is not None
+    path.write_bytes(change.after)
+
+
+@pytest.mark.parametrize("original", [b"", b" \r\n", b"{}", b'{"a": true}', b"{\n\n  }\n"])
+def test_removal_gives_back_the_users_bytes_when_nothing_else_changed(
+    tmp_path: Path, original: bytes
+) -> None:
+    settings = tmp_path / "settings.json"
+    set_up_settings(settings, original)
+    prior = PriorImage("s1", original)
+    change = vscode.settings_change(settings, {ROO_KEY: None}, "roo-code", "remove", prior)
+    assert change is not None and change.after == original
+
+
+def test_removal_deletes_a_file_megallm_created_only_while_it_holds_nothing_else(
+    tmp_path: Path,
+) -> None:
+    settings = tmp_path / "settings.json"
+    set_up_settings(settings, None)
+    created = PriorImage("s1", None)
+    change = vscode.settings_change(settings, {ROO_KEY: None}, "roo-code", "remove", created)
+    assert change is not None and change.after is None
+
+    settings.write_text(settings.read_text().replace("{", '{\n  "b": 1,', 1))
+    change = vscode.settings_change(settings, {ROO_KEY: None}, "roo-code", "remove", created)
+    assert change is not None and change.after == b'{\n  "b": 1\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("original", "edit"),
+    [
+        (b'{"a": true}', lambda text: text.replace("true", "1")),  # a user's edit, not the same
+        (b"{}", lambda text: text.replace("{", "{ // mine\n", 1)),  # a comment is the user's
+    ],
+    ids=["value-edited", "comment-added"],
+)
+def test_removal_keeps_edits_made_since_setup(
+    tmp_path: Path, original: bytes, edit: Callable[[str], str]
+) -> None:
+    settings = tmp_path / "settings.json"
+    set_up_settings(settings, original)
+    settings.write_text(edit(settings.read_text()))
+    prior = PriorImage("s1", original)
+    change = vscode.settings_change(settings, {ROO_KEY: None}, "roo-code", "remove", prior)
+    assert change is not None and change.after is not None
+    assert change.after != original
+    assert ROO_KEY.encode() not in change.after

@@ -75,6 +75,9 @@ class AgentPlan:
     env: dict[str, str] = field(default_factory=dict)
     """Variables the agent reads from its environment, to persist in the user's shells."""
     user_variables: list[UserVariableChange] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    """Values the changes' diffs may show that are not the request's key (a key remove puts
+    back, the key being removed): masked wherever a plan is shown."""
 
 
 class Agent(Protocol):

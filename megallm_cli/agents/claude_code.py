@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from megallm_cli.agents import jsonfile
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
@@ -27,12 +27,16 @@ from megallm_cli.system import (
     user_bin_dirs,
 )
 
+if TYPE_CHECKING:
+    from megallm_cli.backups import PriorImage
+
 AGENT_ID = "claude-code"
 PACKAGE = "@anthropic-ai/claude-code"
 BASE_URL_VAR = "ANTHROPIC_BASE_URL"
 AUTH_VARIABLES = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY")
 MODEL_VAR = "ANTHROPIC_MODEL"
 APPROVED_KEY_CHARS = 20
+KEY_RESPONSES = "customApiKeyResponses"
 _NATIVE_VERSION = re.compile(r"^\d+\.\d+\.\d+")
 
 
@@ -181,8 +185,8 @@ class ClaudeCode:
             text = jsonc.set_value(text, ["hasCompletedOnboarding"], True)
             if secret:
                 suffix = approved_key_suffix(key)
-                text = jsonc.append_to_array(text, ["customApiKeyResponses", "approved"], suffix)
-                text = jsonc.remove_from_array(text, ["customApiKeyResponses", "rejected"], suffix)
+                text = jsonc.append_to_array(text, [KEY_RESPONSES, "approved"], suffix)
+                text = jsonc.remove_from_array(text, [KEY_RESPONSES, "rejected"], suffix)
         except TypeError as wrong_shape:
             # e.g. "customApiKeyResponses": "x" — the user's (or Claude's) value, not ours to fix
             raise ConfigParseError(path, 1, 1, str(wrong_shape)) from None
@@ -206,21 +210,69 @@ class ClaudeCode:
         env = document.value.get("env")
         if not isinstance(env, dict) or not _points_at_gateway(ctx, env.get(BASE_URL_VAR)):
             return plan
-        text = document.text
-        for name in (BASE_URL_VAR, *AUTH_VARIABLES):
-            if name in env:
-                text = jsonc.delete_value(text, ["env", name])
-        remaining = jsonc.parse(text) if text.strip() else {}
-        if remaining.get("env") == {}:
-            text = jsonc.delete_value(text, ["env"])
-            remaining.pop("env")
-        after = None if remaining == {} else encode_utf8(text)
-        if MODEL_VAR in env:
-            plan.notes.append(f"kept {MODEL_VAR} in {target}: remove it by hand if megallm set it")
+        prior = _settings_before_megallm(ctx, target)
+        if prior is None:
+            after = _remove_without_backup(document, env, plan.notes)
+        else:
+            after = _put_back(document, env, prior, plan)
         plan.changes.append(
             FileChange(target, document.before, after, AGENT_ID, "remove MegaLLM env entries")
         )
+        key = next((env[name] for name in AUTH_VARIABLES if isinstance(env.get(name), str)), None)
+        if key:
+            # Remove's diff shows the key going, and its tail in ~/.claude.json.
+            plan.secrets.append(key)
+            state = self._withdraw_approval(ctx, key, target, plan.notes)
+            if state:
+                plan.changes.append(state)
         return plan
+
+    def _withdraw_approval(
+        self, ctx: Context, key: str, target: Path, notes: list[str]
+    ) -> FileChange | None:
+        """Take the key's tail out of customApiKeyResponses.approved if megallm put it there.
+
+        Only when a backup shows ~/.claude.json without it: a key the user had approved
+        before megallm stays approved. Onboarding stays done: it is not megallm's to undo.
+        """
+        path = ctx.paths.claude_state_file
+        before = read_bytes(path)
+        if before is None:
+            return None
+        text = decode_utf8(before, path)
+        jsonfile.check_object(text, path, strict=False)
+        suffix = approved_key_suffix(key)
+        if suffix not in _key_responses(text, "approved"):
+            return None
+        elsewhere = [
+            str(c.files[0]) for c in self.configured(ctx) if c.key == key and c.files[0] != target
+        ]
+        if elsewhere:
+            notes.append(f"kept the key approved in {path}: {', '.join(elsewhere)} still uses it")
+            return None
+        from megallm_cli import backups
+
+        prior = backups.image_before_megallm(
+            ctx.paths.backups_dir, path, lambda data: _approves(data, path, suffix)
+        )
+        if prior is None:
+            notes.append(
+                f"kept the key approved in {path}: no backup shows that file before megallm "
+                "approved it"
+            )
+            return None
+        earlier = "" if prior.data is None else decode_utf8(prior.data, path)
+        text = jsonc.remove_from_array(text, [KEY_RESPONSES, "approved"], suffix)
+        if suffix in _key_responses(earlier, "rejected"):
+            text = jsonc.append_to_array(text, [KEY_RESPONSES, "rejected"], suffix)
+        for created in ([KEY_RESPONSES, "approved"], [KEY_RESPONSES]):
+            if jsonc.get(text, created) in ([], {}) and jsonc.get(earlier, created) is None:
+                text = jsonc.delete_value(text, created)
+        notes.append(
+            f"took the key's approval out of {path}, as it was before megallm approved it "
+            f"(backup {prior.session_id}); onboarding stays marked complete"
+        )
+        return FileChange(path, before, encode_utf8(text), AGENT_ID, "withdraw the key approval")
 
     # --- status ---
     def configured(self, ctx: Context) -> list[Configured]:
@@ -280,6 +332,100 @@ def _load_settings(path: Path, *, fix_comments: bool) -> jsonfile.JsonDocument:
             "pass --fix-claude-comments to strip the comments (a backup is kept)",
         )
     return document
+
+
+def _settings_before_megallm(ctx: Context, path: Path) -> PriorImage | None:
+    """The settings file as it was before megallm first pointed Claude Code at the gateway."""
+    from megallm_cli import backups
+
+    def points_at_gateway(data: bytes | None) -> bool:
+        if data is None:
+            return False
+        try:
+            value = jsonfile.parse_object(decode_utf8(data, path), path, strict=False)
+        except ConfigParseError:
+            return True  # unparsable: not a state remove could put back
+        env = value.get("env")
+        return isinstance(env, dict) and _points_at_gateway(ctx, env.get(BASE_URL_VAR))
+
+    return backups.image_before_megallm(ctx.paths.backups_dir, path, points_at_gateway)
+
+
+def _remove_without_backup(
+    document: jsonfile.JsonDocument, env: dict[str, Any], notes: list[str]
+) -> bytes | None:
+    """Take out the base URL and both auth variables; a file left empty goes."""
+    text = document.text
+    for name in (BASE_URL_VAR, *AUTH_VARIABLES):
+        if name in env:
+            text = jsonc.delete_value(text, ["env", name])
+    remaining = jsonc.parse(text) if text.strip() else {}
+    if remaining.get("env") == {}:
+        text = jsonc.delete_value(text, ["env"])
+        remaining.pop("env")
+    notes.append(
+        f"no backup shows {document.path} before megallm set Claude Code up: took out "
+        f"{BASE_URL_VAR} and the key; a variable megallm replaced there cannot be put back"
+    )
+    if MODEL_VAR in env:
+        notes.append(f"kept {MODEL_VAR} in {document.path}: remove it by hand if megallm set it")
+    return None if remaining == {} else encode_utf8(text)
+
+
+def _put_back(
+    document: jsonfile.JsonDocument, env: dict[str, Any], prior: PriorImage, plan: AgentPlan
+) -> bytes | None:
+    """Every variable megallm sets or replaces goes back to its value in `prior`, or away."""
+    path = document.path
+    earlier: dict[str, Any] = (
+        {}
+        if prior.data is None
+        else jsonfile.parse_object(decode_utf8(prior.data, path), path, strict=False)
+    )
+    earlier_env = earlier.get("env")
+    if not isinstance(earlier_env, dict):
+        earlier_env = {}
+    text = document.text
+    put_back = []
+    for name in (BASE_URL_VAR, *AUTH_VARIABLES, MODEL_VAR):
+        if name in AUTH_VARIABLES and isinstance(earlier_env.get(name), str):
+            plan.secrets.append(earlier_env[name])  # the user's own key, shown in remove's diff
+        if name in earlier_env:
+            if name not in env or env[name] != earlier_env[name]:
+                text = jsonc.set_value(text, ["env", name], earlier_env[name])
+                put_back.append(name)
+        elif name in env:
+            text = jsonc.delete_value(text, ["env", name])
+    if "env" not in earlier and jsonc.get(text, ["env"]) == {}:
+        text = jsonc.delete_value(text, ["env"])
+    if put_back:
+        plan.notes.append(
+            f"{', '.join(put_back)} back in {path} as before megallm set Claude Code up "
+            f"(backup {prior.session_id})"
+        )
+    if MODEL_VAR in env and MODEL_VAR not in earlier_env:
+        plan.notes.append(
+            f"removed {MODEL_VAR} from {path}: it was not there before megallm set Claude Code "
+            f"up (backup {prior.session_id})"
+        )
+    return jsonfile.after_removal(path, text, prior, strict=True)
+
+
+def _key_responses(text: str, answer: str) -> list[Any]:
+    """customApiKeyResponses.<answer> of ~/.claude.json's text, [] when it is not a list."""
+    found = jsonc.get(text, [KEY_RESPONSES, answer])
+    return found if isinstance(found, list) else []
+
+
+def _approves(data: bytes | None, path: Path, suffix: str) -> bool:
+    if data is None:
+        return False
+    try:
+        text = decode_utf8(data, path)
+        jsonfile.check_object(text, path, strict=False)
+    except ConfigParseError:
+        return True  # unparsable: not a state remove could put back
+    return suffix in _key_responses(text, "approved")
 
 
 def _points_at_gateway(ctx: Context, url: Any) -> bool:

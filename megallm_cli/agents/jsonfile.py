@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from megallm_cli.errors import ConfigParseError
 from megallm_cli.formats import jsonc
-from megallm_cli.formats.text import decode_utf8
+from megallm_cli.formats.text import decode_utf8, encode_utf8
 from megallm_cli.fsio import read_bytes
+
+if TYPE_CHECKING:
+    from megallm_cli.backups import PriorImage
 
 NOT_AN_OBJECT = "expected a JSON object at the top level"
 _BLANK = re.compile("[\ufeff \t\r\n]*")
@@ -87,3 +90,24 @@ def object_at(value: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
             path, 1, 1, f'"{key}" must be an object, found {type(inner).__name__}'
         )
     return inner
+
+
+def after_removal(path: Path, text: str, prior: PriorImage, *, strict: bool) -> bytes | None:
+    """What a file becomes once megallm's entries are out of `text`, given its image before megallm.
+
+    When what is left reads the same as that image, the image's own bytes come back: the user's
+    `{}`, blank file or layout, which minimal deletes cannot rebuild. A file megallm created and
+    left holding nothing is deleted (None). Anything else keeps `text`. A comment in `text` keeps
+    it too: it is the user's, and the image may not have it. `strict`: an image that is not
+    strict JSON is not a state to go back to (its agent ignores such a file).
+    """
+    remaining = parse_object(text, path, strict=False)
+    if jsonc.has_comments(text):
+        return encode_utf8(text)
+    if prior.data is None:
+        return None if remaining == {} else encode_utf8(text)
+    try:
+        earlier = parse_object(decode_utf8(prior.data, path), path, strict=strict)
+    except ConfigParseError:
+        return encode_utf8(text)
+    return prior.data if jsonc.same_json(earlier, remaining) else encode_utf8(text)

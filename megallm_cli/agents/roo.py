@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from megallm_cli.agents import jsonfile, vscode
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
@@ -28,6 +28,9 @@ from megallm_cli.errors import ConfigParseError, UsageError
 from megallm_cli.formats.text import decode_utf8
 from megallm_cli.fsio import current_mode, read_bytes
 from megallm_cli.request import SetupRequest
+
+if TYPE_CHECKING:
+    from megallm_cli.backups import PriorImage
 
 AGENT_ID = "roo-code"
 PROFILE_NAME = "megallm"
@@ -165,6 +168,41 @@ def _current_profile(value: dict[str, Any]) -> dict[str, Any]:
     return profile if isinstance(profile, dict) else {}
 
 
+def _settings_naming_import_files(ctx: Context, settings: dict[str, Any]) -> list[str]:
+    """The settings in an editor's settings.json that name megallm's import files."""
+    return [
+        route.setting
+        for route in ROUTES
+        if isinstance(settings.get(route.setting), str)
+        and resolve_setting_path(ctx, settings[route.setting]) == route.import_file(ctx)
+    ]
+
+
+def _settings_before_megallm(ctx: Context, settings_file: Path) -> PriorImage | None:
+    """The editor's settings.json as it was before megallm first pointed it at an import file."""
+    from megallm_cli import backups
+
+    def names_an_import_file(data: bytes | None) -> bool:
+        if data is None:
+            return False
+        try:
+            text = decode_utf8(data, settings_file)
+            value = jsonfile.parse_object(text, settings_file, strict=False)
+        except ConfigParseError:
+            return True  # unparsable: not a state remove could put back
+        return bool(_settings_naming_import_files(ctx, value))
+
+    return backups.image_before_megallm(ctx.paths.backups_dir, settings_file, names_an_import_file)
+
+
+def _prior_settings(prior: PriorImage, settings_file: Path) -> dict[str, Any]:
+    """The settings in a pre-image that image_before_megallm returned: it parsed then."""
+    if prior.data is None:
+        return {}
+    text = decode_utf8(prior.data, settings_file)
+    return jsonfile.parse_object(text, settings_file, strict=False)
+
+
 def _read_import(path: Path) -> dict[str, Any] | None:
     """Our import file's current profile, or None when it is missing or unreadable."""
     data = read_bytes(path)
@@ -286,16 +324,29 @@ class RooCode:
                     "delete that line by hand"
                 )
                 continue
-            ours: dict[str, str | None] = {
-                route.setting: None
-                for route in ROUTES
-                if isinstance(current.get(route.setting), str)
-                and resolve_setting_path(ctx, current[route.setting]) == route.import_file(ctx)
-            }
+            ours = _settings_naming_import_files(ctx, current)
             if not ours:
                 continue
+            prior = _settings_before_megallm(ctx, settings_file)
+            if prior is None:
+                plan.notes.append(
+                    f"no backup shows {settings_file} before megallm: took out "
+                    f"{', '.join(ours)} and left the rest as it is"
+                )
+            # A setting that named the user's own import file before megallm gets it back.
+            earlier = {} if prior is None else _prior_settings(prior, settings_file)
+            updates = {
+                setting: earlier[setting] if isinstance(earlier.get(setting), str) else None
+                for setting in ours
+            }
+            put_back = [setting for setting, value in updates.items() if value is not None]
+            if prior is not None and put_back:
+                plan.notes.append(
+                    f"{', '.join(put_back)} back in {settings_file} as before megallm set it "
+                    f"(backup {prior.session_id})"
+                )
             change = vscode.settings_change(
-                settings_file, ours, AGENT_ID, f"remove {', '.join(ours)}"
+                settings_file, updates, AGENT_ID, f"remove {', '.join(ours)}", prior
             )
             if change is not None:
                 plan.changes.append(change)

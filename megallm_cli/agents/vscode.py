@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from megallm_cli.agents import jsonfile
 from megallm_cli.agents.base import Finding
@@ -29,6 +29,9 @@ from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import encode_utf8
 from megallm_cli.paths import Paths
 from megallm_cli.request import KEY_PREFIX, mask_key
+
+if TYPE_CHECKING:
+    from megallm_cli.backups import PriorImage
 
 # The model an OpenAI-format agent gets when the user names none: MegaLLM's coding default.
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -198,12 +201,17 @@ def load_settings(path: Path) -> jsonfile.JsonDocument:
 
 
 def settings_change(
-    path: Path, updates: Mapping[str, str | None], agent: str, summary: str
+    path: Path,
+    updates: Mapping[str, str | None],
+    agent: str,
+    summary: str,
+    prior: PriorImage | None = None,
 ) -> FileChange | None:
     """Set (or, for None, delete) top-level settings, every other byte kept; None if no-op.
 
     VS Code settings are flat dotted keys (`roo-cline.autoImportSettingsPath`), so each is one
-    member of the top-level object.
+    member of the top-level object. `prior`, the file's image before megallm changed it, lets a
+    removal give back the user's own bytes, or no file (jsonfile.after_removal).
     """
     document = load_settings(path)
     text = document.text
@@ -214,7 +222,11 @@ def settings_change(
             text = jsonc.set_value(text, [key], value)
     if not text.strip("\ufeff \t\r\n") and document.before is None:
         return None
-    after = encode_utf8(text)
+    after = (
+        encode_utf8(text)
+        if prior is None
+        else jsonfile.after_removal(path, text, prior, strict=False)
+    )
     if after == document.before:
         return None
     expected = dict(updates)
