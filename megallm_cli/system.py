@@ -105,11 +105,27 @@ def user_bin_dirs(paths: Paths) -> list[Path]:
     if prefix:
         dirs.insert(0, Path(prefix) / "bin")
     nvm = home / ".nvm" / "versions" / "node"
-    if nvm.is_dir():
+    if _is_dir(nvm):
         dirs.extend(sorted(nvm.glob("*/bin"), reverse=True))
     if paths.family == "windows":
         dirs.append(paths.appdata / "npm")
     return dirs
+
+
+# Searching for agents is best effort: a directory we may not look into holds nothing we can
+# run. Python 3.11's is_dir()/is_file() raise PermissionError there instead of saying no.
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def npm_package_version(binary: Path, package: str) -> str | None:
@@ -120,7 +136,7 @@ def npm_package_version(binary: Path, package: str) -> str | None:
         return None
     for directory in list(real.parents)[:6]:
         manifest = directory / "package.json"
-        if manifest.is_file():
+        if _is_file(manifest):
             try:
                 data = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -131,7 +147,7 @@ def npm_package_version(binary: Path, package: str) -> str | None:
     # npm's bin shims on Windows and wrapper scripts point into a sibling node_modules.
     for base in (real.parent.parent / "lib" / "node_modules", real.parent / "node_modules"):
         manifest = base / package / "package.json"
-        if manifest.is_file():
+        if _is_file(manifest):
             try:
                 return str(json.loads(manifest.read_text(encoding="utf-8")).get("version"))
             except (OSError, ValueError):

@@ -1253,7 +1253,6 @@ def _remove_checks(
     originals: dict[str, bytes],
     key: str,
 ) -> None:
-    set_up = world_snapshot(world)
     removal = world.run(*world.remove_args())
     if removal.code != 0:
         row.remove = "FAIL"
@@ -1264,7 +1263,7 @@ def _remove_checks(
     for relative in changed_paths(before, after):
         path = world.root / relative
         kind = file_kind(world, path)
-        if kind == "claude-state" and after.get(relative) == set_up.get(relative):
+        if kind == "claude-state" and after.get(relative) is not None:
             problems += _claude_state_keeps(section, row, path, originals.get(relative), key)
             continue
         if path.name == ".gitignore" and path.is_relative_to(world.project) and path.exists():

@@ -374,6 +374,133 @@ def test_detects_the_cli_version_from_its_npm_package(tmp_path: Path) -> None:
     assert detection.location == str(prefix / "bin" / "cline")
 
 
+# --- remove: the inverse of setup ---
+
+
+def remove(ctx: Context) -> AgentPlan:
+    plan = cline.AGENT.unconfigure(ctx, "user")
+    engine.apply(ctx.paths, "remove", lambda: plan.changes)
+    return plan
+
+
+def providers_file(ctx: Context, content: bytes) -> Path:
+    path = providers_path(ctx.paths.home)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return path
+
+
+def provider_entry(base_url: str, updated_at: str) -> dict[str, Any]:
+    settings = {"provider": "openai-compatible", "apiKey": "lm-studio", "model": "qwen2.5-coder"}
+    return {
+        "settings": {**settings, "baseUrl": base_url},
+        "updatedAt": updated_at,
+        "tokenSource": "manual",
+    }
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\t\n"], ids=["empty", "whitespace"])
+def test_remove_gives_back_a_blank_file_byte_for_byte(tmp_path: Path, content: bytes) -> None:
+    ctx = context(tmp_path)
+    path = providers_file(ctx, content)
+    apply(ctx)
+    assert cline.schema_problems(json.loads(path.read_text())) == []
+    remove(ctx)
+    assert path.read_bytes() == content
+
+
+def test_remove_puts_back_the_users_own_openai_compatible_provider(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    mine = json.loads(WITH_OPENROUTER)
+    mine["providers"]["openai-compatible"] = provider_entry(
+        "http://localhost:1234/v1", "2025-11-03T10:00:00.000Z"
+    )
+    mine["lastUsedProvider"] = "openai-compatible"
+    original = (json.dumps(mine, indent=2) + "\n").encode()
+    path = providers_file(ctx, original)
+    apply(ctx)
+    assert entry(json.loads(path.read_text()))["settings"]["baseUrl"] == ctx.gateway.openai_base_url
+    plan = remove(ctx)
+    assert path.read_bytes() == original
+    assert any(
+        "back to http://localhost:1234/v1" in note and "updatedAt it had then" in note
+        for note in plan.notes
+    )
+
+
+def test_remove_points_last_used_provider_where_it_pointed(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    mine = json.loads(WITH_OPENROUTER)
+    anthropic = copy.deepcopy(mine["providers"]["openrouter"])
+    anthropic["settings"]["provider"] = "anthropic"
+    mine["providers"] = {"anthropic": anthropic, **mine["providers"]}
+    original = json.dumps(mine).encode()  # one line: the layout must come back too
+    path = providers_file(ctx, original)
+    apply(ctx)
+    plan = remove(ctx)
+    assert path.read_bytes() == original
+    assert "Cline will use its openrouter provider again" in plan.notes  # not the first listed
+
+
+def test_remove_leaves_no_provider_chosen_when_none_was(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    mine = json.loads(WITH_OPENROUTER)
+    del mine["lastUsedProvider"]
+    original = (json.dumps(mine, indent=2) + "\n").encode()
+    path = providers_file(ctx, original)
+    apply(ctx)
+    assert json.loads(path.read_text())["lastUsedProvider"] == "openai-compatible"
+    remove(ctx)
+    assert path.read_bytes() == original
+
+
+def test_remove_does_not_put_back_an_entry_cline_would_ignore(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    mine = json.loads(WITH_OPENROUTER)
+    mine["providers"]["openai-compatible"] = {"settings": {"provider": "openai-compatible"}}
+    path = providers_file(ctx, json.dumps(mine).encode())
+    apply(ctx)  # setup repairs it: the entry lacked updatedAt
+    plan = remove(ctx)
+    left = json.loads(path.read_text())
+    assert list(left["providers"]) == ["openrouter"]
+    assert cline.schema_problems(left) == []
+    assert any("failed Cline's schema, so it is not put back" in note for note in plan.notes)
+
+
+def test_remove_keeps_a_provider_added_after_setup(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    path = providers_file(ctx, b"")
+    apply(ctx)
+    value = json.loads(path.read_text())
+    value["providers"]["openrouter"] = json.loads(WITH_OPENROUTER)["providers"]["openrouter"]
+    path.write_text(json.dumps(value, indent=2))  # the user adds one in Cline
+    remove(ctx)
+    left = json.loads(path.read_text())
+    assert list(left["providers"]) == ["openrouter"]
+    assert left["lastUsedProvider"] == "openrouter"
+    assert cline.schema_problems(left) == []
+
+
+def test_remove_without_a_backup_still_deletes_a_file_left_with_no_provider(
+    tmp_path: Path,
+) -> None:
+    ctx = context(tmp_path)
+    path = providers_file(ctx, b"")
+    apply(ctx)
+    for manifest in ctx.paths.backups_dir.glob("*/manifest.json"):
+        manifest.unlink()
+    remove(ctx)
+    assert not path.exists()
+
+
+def test_doctor_reports_a_providers_file_it_cannot_read(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    providers_path(ctx.paths.home).mkdir(parents=True)  # a directory where the file belongs
+    findings = cline.AGENT.check(ctx)
+    assert [f.title for f in findings if f.status == "fail"] == ["providers.json cannot be read"]
+    assert "is a directory" in findings[0].detail
+
+
 # --- the installed command, in a throwaway HOME ---
 
 
@@ -416,14 +543,13 @@ def test_remove_keeps_other_providers_and_deletes_a_file_left_empty(home: Home) 
     assert home.run(*SETUP, extra_env=env).returncode == 0
     removed = home.run("remove", "--agent", "cline", "--yes")
     assert removed.returncode == 0, removed.stderr
-    assert not providers_path(home.home).exists()
+    assert not (home.home / ".cline").exists()  # the file and the dirs made for it
 
+    providers_path(home.home).parent.mkdir(parents=True)
     providers_path(home.home).write_text(WITH_OPENROUTER)
     assert home.run(*SETUP, extra_env=env).returncode == 0
     assert home.run("remove", "--agent", "cline", "--yes").returncode == 0
-    left = json.loads(providers_path(home.home).read_text())
-    assert list(left["providers"]) == ["openrouter"]
-    assert left["lastUsedProvider"] == "openrouter"  # it was never ours to remove
+    assert providers_path(home.home).read_text() == WITH_OPENROUTER
 
 
 def test_doctor_fails_when_cline_would_ignore_the_file(home: Home) -> None:

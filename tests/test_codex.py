@@ -589,6 +589,38 @@ def test_line_endings_bom_and_final_newline_survive_setup_remove_restore(
     assert config_path(home).read_bytes() == raw
 
 
+@pytest.mark.parametrize(
+    "raw", [b"\n", b"  \n\t\n", b"\r\n\r\n"], ids=["newline", "whitespace", "crlf-blank"]
+)
+def test_remove_gives_back_a_blank_config_byte_for_byte(home: Home, raw: bytes) -> None:
+    write_config(home, raw)
+    assert home.run(*SETUP, extra_env=key_env()).returncode == 0
+    assert toml.parse(config_path(home).read_text())["model_provider"] == "megallm"
+    removed = home.run(*REMOVE, extra_env=key_env())
+    assert removed.returncode == 0, removed.stderr
+    assert config_path(home).read_bytes() == raw
+
+
+def test_remove_keeps_a_comment_added_to_a_blank_config_after_setup(home: Home) -> None:
+    write_config(home, "\n\n")
+    assert home.run(*SETUP, extra_env=key_env()).returncode == 0
+    with config_path(home).open("a") as config:
+        config.write("# my note\n")
+    assert home.run(*REMOVE, extra_env=key_env()).returncode == 0
+    text = config_path(home).read_text()
+    assert "# my note" in text
+    assert toml.parse(text) == {}
+
+
+def test_doctor_reports_a_config_it_cannot_read(home: Home) -> None:
+    config_path(home).mkdir(parents=True)  # a directory where the file belongs
+    findings = codex.AGENT.check(context(home))
+    assert [(f.status, f.title) for f in findings] == [
+        ("fail", f"{config_path(home)} cannot be read")
+    ]
+    assert "is a directory" in findings[0].detail
+
+
 def test_malformed_toml_is_reported_and_nothing_is_written(home: Home) -> None:
     broken = 'model = "o3"\n[mcp_servers.github\ncommand = "npx"\n'
     write_config(home, broken)

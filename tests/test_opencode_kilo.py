@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from megallm_cli import engine
 from megallm_cli.agents import get_agent
 from megallm_cli.agents.base import Context
+from megallm_cli.errors import FileProblem
 from megallm_cli.formats import jsonc
 from megallm_cli.models import ModelCatalog, ModelInfo
 from megallm_cli.request import Gateway, Secret, SetupRequest
-from tests.conftest import OTHER_KEY, TEST_KEY, Home
+from tests.conftest import OTHER_KEY, TEST_KEY, Home, megallm_executable
 
 GATEWAY = "http://127.0.0.1:8787"
+NOBODY = 65534
 SETUP = ("setup", "--yes", "--no-verify", "--base-url", GATEWAY)
 
 RICH_OPENCODE = """{
@@ -144,7 +149,7 @@ def test_rich_config_keeps_every_byte_outside_our_entries(
     other = value_of(config)["provider"]
     assert isinstance(other, dict) and set(other) == {"ollama", "anthropic", "megallm"}
     assert stat.S_IMODE(config.stat().st_mode) == 0o644  # no secret in it
-    assert "replaced (restore brings it back)" in result.stderr
+    assert "replaced (remove or restore brings it back)" in result.stderr
 
     restore = home.run("restore", "--latest")
     assert restore.returncode == 0, restore.stderr
@@ -414,8 +419,8 @@ def test_remove_takes_out_only_ours_and_deletes_files_we_created(home: Home) -> 
         extra_env={"MEGALLM_SHELL": "bash"},
     )
     assert removed.returncode == 0, removed.stderr
-    without_model = RICH_OPENCODE.replace('  "model": "anthropic/claude-sonnet-4-5",\n', "")
-    assert config.read_text() == without_model
+    assert config.read_text() == RICH_OPENCODE  # the model setup replaced is back
+    assert "default model back to anthropic/claude-sonnet-4-5" in removed.stderr
     assert value_of(kilo) == {
         "$schema": "https://app.kilo.ai/config.json",
         "permission": {"bash": "allow"},
@@ -440,6 +445,173 @@ def test_remove_keeps_a_foreign_default_model_and_a_commented_file(home: Home) -
     assert len(plan.changes) == 1
     assert plan.changes[0].after == text.encode("utf-8")
     assert config.read_text() != text
+
+
+def config_of(home: Home, agent: str) -> Path:
+    return opencode_file(home) if agent == "opencode" else kilo_file(home)
+
+
+def apply_setup(home: Home, agent: str, model: str | None = "gpt-5") -> None:
+    plan = get_agent(agent).plan(context(home), request(agent, model=model, ids=("gpt-5", "o3")))
+    engine.apply(home.paths, "setup", lambda: plan.changes)
+
+
+def apply_remove(home: Home, agent: str) -> list[str]:
+    plan = get_agent(agent).unconfigure(context(home), "user")
+    engine.apply(home.paths, "remove", lambda: plan.changes)
+    return plan.notes
+
+
+@pytest.mark.parametrize("agent", ["opencode", "kilo"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"  \n\t\n", b"\xef\xbb\xbf\r\n", b'{"provider": {}}'],
+    ids=["empty", "whitespace", "bom-crlf", "empty-provider"],
+)
+def test_remove_gives_back_the_users_bytes(home: Home, agent: str, content: bytes) -> None:
+    config = config_of(home, agent)
+    config.parent.mkdir(parents=True)
+    config.write_bytes(content)
+    apply_setup(home, agent)
+    assert value_of(config)["model"] == "megallm/gpt-5"
+    apply_remove(home, agent)
+    assert config.read_bytes() == content
+
+
+def test_remove_puts_back_the_model_after_a_rerun_chose_another(home: Home) -> None:
+    config = write(opencode_file(home), RICH_OPENCODE)
+    apply_setup(home, "opencode", model="gpt-5")
+    apply_setup(home, "opencode", model="o3")  # its backup holds megallm's own state
+    notes = apply_remove(home, "opencode")
+    assert config.read_text() == RICH_OPENCODE
+    assert any("default model back to anthropic/claude-sonnet-4-5" in note for note in notes)
+
+
+def test_remove_keeps_a_comment_the_user_added_to_a_blank_file(home: Home) -> None:
+    config = kilo_file(home)
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b"")
+    apply_setup(home, "kilo")
+    config.write_text("// my notes\n" + config.read_text())
+    apply_remove(home, "kilo")
+    assert "// my notes" in config.read_text()
+    assert value_of(config) == {}
+
+
+def test_remove_without_a_backup_takes_out_our_model(home: Home) -> None:
+    config = write(opencode_file(home), '{"theme": "tokyonight", "model": "anthropic/x"}\n')
+    apply_setup(home, "opencode")
+    for manifest in home.paths.backups_dir.glob("*/manifest.json"):
+        manifest.unlink()
+    notes = apply_remove(home, "opencode")
+    assert value_of(config) == {"theme": "tokyonight"}
+    assert not any("back to" in note for note in notes)
+
+
+def test_remove_deletes_the_file_setup_created_behind_a_dangling_link(home: Home) -> None:
+    stored = home.home / "dotfiles" / "opencode.jsonc"
+    stored.parent.mkdir()
+    opencode_file(home).parent.mkdir(parents=True)
+    opencode_file(home).symlink_to(stored)
+    apply_setup(home, "opencode")
+    assert megallm_provider(stored)["name"] == "MegaLLM"
+    apply_remove(home, "opencode")
+    assert not stored.exists()
+    assert opencode_file(home).is_symlink()  # the link is the user's: it stays
+
+
+# --- a config dir we may not look into ---
+
+
+@pytest.fixture
+def unsearchable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Make is_file() raise in one directory, as Python 3.11 does where we may not search
+    (root may search anywhere, so it is simulated here; the test below runs it for real)."""
+    real_is_file = Path.is_file
+
+    def make(directory: Path) -> None:
+        def is_file(path: Path) -> bool:
+            if path.parent == directory:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_is_file(path)
+
+        monkeypatch.setattr(Path, "is_file", is_file)
+
+    return make
+
+
+@pytest.mark.parametrize("agent", ["opencode", "kilo"])
+def test_setup_and_remove_name_a_config_dir_they_cannot_search(
+    home: Home, unsearchable: Callable[[Path], None], agent: str
+) -> None:
+    directory = config_of(home, agent).parent
+    unsearchable(directory)
+    for attempt in (
+        lambda: get_agent(agent).plan(context(home), request(agent)),
+        lambda: get_agent(agent).unconfigure(context(home), "user"),
+    ):
+        with pytest.raises(FileProblem) as problem:
+            attempt()
+        assert problem.value.message.startswith(f"{directory}/")
+        assert "permission denied" in problem.value.message
+        assert f"ls -ld '{directory}'" in (problem.value.hint or "")
+
+
+def test_doctor_reports_a_config_dir_it_cannot_search(
+    home: Home, unsearchable: Callable[[Path], None]
+) -> None:
+    directory = opencode_file(home).parent
+    unsearchable(directory)
+    findings = get_agent("opencode").check(context(home))
+    unreadable = [f for f in findings if f.title.endswith("cannot be read")]
+    assert [f.title for f in unreadable] == [
+        f"{directory / name} cannot be read"
+        for name in ("config.json", "opencode.json", "opencode.jsonc")
+    ]
+    assert f"no provider.megallm in {directory} or the project" in [f.detail for f in findings]
+
+
+@pytest.fixture
+def nobodys_home() -> Iterator[Path]:
+    """A home owned by `nobody`, outside pytest's root-only temp dir."""
+    root = Path(tempfile.mkdtemp(prefix="megallm-nobody-"))
+    try:
+        os.chmod(root, 0o755)
+        for name in ("home/.config/opencode", "project"):
+            (root / name).mkdir(parents=True)
+        write(root / "home/.config/opencode/opencode.jsonc", "{}\n")
+        for path in [root, *root.rglob("*")]:
+            os.lchown(path, NOBODY, NOBODY)
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root to run megallm as nobody",
+)
+@pytest.mark.parametrize("locked", ["home/.config/opencode", "home"])
+def test_an_unsearchable_directory_is_a_clear_error_for_a_real_user(
+    nobodys_home: Path, locked: str
+) -> None:
+    directory = nobodys_home / locked
+    os.chown(directory, 0, 0)
+    os.chmod(directory, 0o700)
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    result = subprocess.run(
+        [*as_nobody, megallm_executable(), *SETUP, "--agent", "opencode"],
+        env={"HOME": str(nobodys_home / "home"), "PATH": "/usr/bin:/bin", **setup_env()},
+        cwd=nobodys_home / "project",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "unexpected" not in result.stderr
+    assert f"error: {directory}/" in result.stderr
+    assert "permission denied" in result.stderr
 
 
 # --- status and doctor ---

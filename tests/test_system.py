@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 
 from megallm_cli import system
+from megallm_cli.paths import Paths
 
 MARKER = "megallm-test-agent-marker"
 
@@ -83,3 +85,43 @@ def test_parent_shell_is_found_like_psutil_finds_it() -> None:
             break
         parent = parent.parent()
     assert system._parent_shell.__wrapped__() == expected
+
+
+# --- directories we may not look into (Python 3.11's is_dir()/is_file() raise there) ---
+
+
+def test_user_bin_dirs_skip_an_nvm_dir_we_may_not_look_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node_bin = tmp_path / ".nvm" / "versions" / "node" / "v20.11.0" / "bin"
+    node_bin.mkdir(parents=True)
+    paths = Paths({"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, platform="linux")
+    assert node_bin in system.user_bin_dirs(paths)
+    real_is_dir = Path.is_dir
+
+    def is_dir(path: Path) -> bool:
+        if path == node_bin.parent.parent:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_dir(path)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    dirs = system.user_bin_dirs(paths)
+    assert node_bin not in dirs
+    assert tmp_path / ".local" / "bin" in dirs
+
+
+def test_npm_version_is_unknown_behind_a_dir_we_may_not_look_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "lib" / "node_modules" / "opencode-ai"
+    (package / "bin").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "opencode-ai", "version": "1.18.33"}')
+    binary = package / "bin" / "opencode"
+    binary.write_text("")
+    assert system.npm_package_version(binary, "opencode-ai") == "1.18.33"
+
+    def is_file(path: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    assert system.npm_package_version(binary, "opencode-ai") is None

@@ -15,13 +15,14 @@ import datetime as dt
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from megallm_cli.agents import jsonfile, vscode
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
 from megallm_cli.changes import SECRET_FILE_MODE, FileChange
-from megallm_cli.errors import ConfigParseError, MegallmError, UsageError
+from megallm_cli.errors import ConfigParseError, FileProblem, MegallmError, UsageError
 from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import decode_utf8, encode_utf8
 from megallm_cli.fsio import current_mode, read_bytes
@@ -303,6 +304,12 @@ class Cline:
 
     # --- remove ---
     def unconfigure(self, ctx: Context, level: str) -> AgentPlan:
+        """Take out our provider, or put back the one of that id that megallm overwrote, and
+        point lastUsedProvider where it pointed before.
+
+        A file that then holds what it held before megallm first changed it gets those exact
+        bytes back; one megallm created goes when no provider is left in it.
+        """
         plan = AgentPlan(AGENT_ID)
         if level != "user":
             plan.notes.append("Cline has no project-level settings: nothing to remove there")
@@ -311,21 +318,29 @@ class Cline:
         document = load_providers(path)
         if not _points_at_gateway(ctx, _entry_settings(document.value).get("baseUrl")):
             return plan
-        text = jsonc.delete_value(document.text, list(OUR_ENTRY))
-        others = [name for name in document.value.get("providers", {}) if name != PROVIDER_ID]
+        prior = _image_before_megallm(ctx, path)
+        previous_entry = _previous_entry(prior, plan.notes) if prior is not None else None
+        if previous_entry is None:
+            text = jsonc.delete_value(document.text, list(OUR_ENTRY))
+        else:
+            text = jsonc.set_value(document.text, list(OUR_ENTRY), previous_entry)
+        left = [name for name in document.value.get("providers", {}) if name != PROVIDER_ID]
+        if previous_entry is not None:
+            left.append(PROVIDER_ID)
         if document.value.get("lastUsedProvider") == PROVIDER_ID:
-            if others:
-                # Cline's own migration falls back the same way: to the first provider listed.
-                text = jsonc.set_value(text, ["lastUsedProvider"], others[0])
-                plan.notes.append(f"Cline will use its {others[0]} provider again")
-            else:
+            last_used = _last_used_after_removal(prior.value if prior else None, left)
+            if last_used is None:
                 text = jsonc.delete_value(text, ["lastUsedProvider"])
+            elif last_used != PROVIDER_ID:
+                text = jsonc.set_value(text, ["lastUsedProvider"], last_used)
+                plan.notes.append(f"Cline will use its {last_used} provider again")
         remaining = jsonc.parse(text)
-        only_empty_shell = not others and all(
-            key in ("version", "providers") or (key == "modes" and remaining[key] == {})
-            for key in remaining
-        )
-        after = None if only_empty_shell else encode_utf8(text)
+        after: bytes | None = encode_utf8(text)
+        if prior is None or prior.data is None:
+            if _holds_no_settings(remaining):
+                after = None
+        elif _same_settings(text, remaining, prior):
+            after = prior.data
         plan.changes.append(
             FileChange(path, document.before, after, AGENT_ID, f"remove the {PROVIDER_ID} provider")
         )
@@ -406,6 +421,12 @@ class Cline:
                     "providers.json is not valid JSON",
                     error.message,
                     "fix it; Cline treats an unreadable file as empty and overwrites it",
+                )
+            ]
+        except FileProblem as problem:
+            return [
+                Finding(
+                    AGENT_ID, "fail", "providers.json cannot be read", problem.message, problem.hint
                 )
             ]
         if not document.exists:
@@ -542,6 +563,82 @@ def _edit_providers(document: jsonfile.JsonDocument, wanted: dict[str, str]) -> 
     ):
         text = jsonc.set_value(text, [*OUR_ENTRY, "tokenSource"], "manual")
     return jsonc.set_value(text, ["lastUsedProvider"], PROVIDER_ID)
+
+
+@dataclass(frozen=True)
+class _PriorProviders:
+    """providers.json as it was before megallm first changed it (`data` None: no file)."""
+
+    session_id: str
+    data: bytes | None
+    text: str
+    value: dict[str, Any]
+
+
+def _image_before_megallm(ctx: Context, path: Path) -> _PriorProviders | None:
+    from megallm_cli import backups
+
+    def is_megallms(data: bytes | None) -> bool:
+        try:
+            value = parse_providers(data, path).value
+        except ConfigParseError:
+            return True  # unparsable: not a state remove could put back
+        return _points_at_gateway(ctx, _entry_settings(value).get("baseUrl"))
+
+    prior = backups.image_before_megallm(ctx.paths.backups_dir, path, is_megallms)
+    if prior is None:
+        return None
+    document = parse_providers(prior.data, path)
+    return _PriorProviders(prior.session_id, prior.data, document.text, document.value)
+
+
+def _previous_entry(prior: _PriorProviders, notes: list[str]) -> dict[str, Any] | None:
+    """The user's own openai-compatible entry that setup overwrote, to put back whole."""
+    entry = _entry(prior.value)
+    if not entry:
+        return None
+    if any(_is_ours(problem) for problem in schema_problems(prior.value)):
+        # Cline would ignore the whole file again, and overwrite it with its defaults.
+        notes.append(
+            f"the {PROVIDER_ID} provider you had before megallm failed Cline's schema, so it is "
+            f"not put back (backup {prior.session_id} keeps a copy)"
+        )
+        return None
+    notes.append(
+        f"Cline's {PROVIDER_ID} provider is back to {_entry_settings(prior.value).get('baseUrl')}"
+        f", as it was before megallm (backup {prior.session_id}), with the updatedAt it had then"
+    )
+    return entry
+
+
+def _last_used_after_removal(prior_value: dict[str, Any] | None, left: list[str]) -> str | None:
+    """lastUsedProvider as it was before megallm: that provider when it is still there, or none
+    chosen when it was not set and no provider came since; else, as Cline's own migration
+    does, the first provider listed."""
+    if prior_value is not None:
+        previous = prior_value.get("lastUsedProvider")
+        if isinstance(previous, str) and previous in left:
+            return previous
+        providers_then = prior_value.get("providers")
+        known_then = set(providers_then) if isinstance(providers_then, dict) else set()
+        if previous is None and set(left) <= known_then:
+            return None
+    return left[0] if left else None
+
+
+def _holds_no_settings(value: dict[str, Any]) -> bool:
+    """What Cline reads the same as a blank file: no provider, nothing else chosen."""
+    return not value.get("providers") and all(
+        key in ("version", "providers") or (key == "modes" and value[key] == {}) for key in value
+    )
+
+
+def _same_settings(text: str, value: dict[str, Any], prior: _PriorProviders) -> bool:
+    """Whether `text` holds what the file held before megallm, told apart only by whitespace;
+    a blank file and one with no providers count as the same (Cline reads both as empty)."""
+    if _holds_no_settings(value) and _holds_no_settings(prior.value):
+        return True
+    return value == prior.value and "".join(text.split()) == "".join(prior.text.split())
 
 
 AGENT = Cline()

@@ -19,7 +19,7 @@ from typing import Any
 
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
 from megallm_cli.changes import FileChange
-from megallm_cli.errors import ConfigParseError, UsageError
+from megallm_cli.errors import ConfigParseError, FileProblem, UsageError
 from megallm_cli.formats import toml
 from megallm_cli.formats.text import decode_utf8, encode_utf8
 from megallm_cli.fsio import read_bytes
@@ -64,7 +64,8 @@ class PreviousSettings:
     """model_provider and model as they were before megallm first pointed Codex at the gateway."""
 
     session_id: str
-    file_existed: bool
+    data: bytes | None
+    """The whole file then; None: it did not exist."""
     model_provider: str | None
     model: str | None
 
@@ -220,8 +221,13 @@ class Codex:
                     )
             editor.delete_table(PROVIDER_TABLE)
             text = editor.text()
-        created_by_us = previous is not None and not previous.file_existed
-        after = None if created_by_us and not text.strip("\ufeff \t\r\n") else encode_utf8(text)
+        before_megallm = previous.data if previous is not None else None
+        after: bytes | None = encode_utf8(text)
+        if previous is not None and before_megallm is None:
+            if not text.strip("\ufeff \t\r\n"):
+                after = None  # megallm created the file and nothing else is in it
+        elif before_megallm is not None and _same_document(text, before_megallm, path):
+            after = before_megallm  # byte for byte, whatever layout our edits left
         plan.changes.append(
             FileChange(path, config.before, after, AGENT_ID, "remove the MegaLLM provider")
         )
@@ -263,6 +269,10 @@ class Codex:
         except ConfigParseError as error:
             return [
                 Finding(AGENT_ID, "fail", f"{path} is not valid TOML", error.message, error.hint)
+            ]
+        except FileProblem as problem:
+            return [
+                Finding(AGENT_ID, "fail", f"{path} cannot be read", problem.message, problem.hint)
             ]
         if config.before is None:
             return [
@@ -364,10 +374,19 @@ def previous_settings(ctx: Context, path: Path) -> PreviousSettings | None:
     model = value.get("model")
     return PreviousSettings(
         prior.session_id,
-        prior.data is not None,
+        prior.data,
         provider if isinstance(provider, str) else None,
         model if isinstance(model, str) else None,
     )
+
+
+def _same_document(text: str, prior: bytes, path: Path) -> bool:
+    """Whether `text` says what `prior` said and differs from it in whitespace only (both
+    parse: `prior` was found by parsing it, and the editor checks every text it makes)."""
+    prior_text = decode_utf8(prior, path)
+    if "".join(text.split()) != "".join(prior_text.split()):
+        return False
+    return toml.parse(text) == toml.parse(prior_text)
 
 
 def _where(path: Path, text: str, key_path: tuple[str, ...]) -> str:

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from megallm_cli.agents import jsonfile
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding, Status
 from megallm_cli.changes import FileChange
-from megallm_cli.errors import ConfigParseError
+from megallm_cli.errors import ConfigParseError, FileProblem
 from megallm_cli.formats import jsonc
-from megallm_cli.formats.text import encode_utf8
+from megallm_cli.formats.text import decode_utf8, encode_utf8
+from megallm_cli.fsio import current_user
 from megallm_cli.keysource import KEY_ENV
 from megallm_cli.paths import Paths
 from megallm_cli.request import SetupRequest
@@ -58,6 +59,7 @@ KEY_VARIABLES = (*PROVIDER, "env")
 MODELS = (*PROVIDER, "models")
 _ENV_REFERENCE = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _FILE_REFERENCE = re.compile(r"\{file:([^}]+)\}")
+_TRAILING_COMMA = re.compile(r",(?=[}\]])")
 # Where near-misses of our keys are looked for; the agents ignore a misspelled key silently.
 _EXPECTED_KEYS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     ((), ("provider", "model")),
@@ -154,6 +156,55 @@ def _listed_models(layers: list[Layer]) -> set[str]:
     return listed
 
 
+def _points_at_megallm(value: dict[str, Any]) -> bool:
+    """Whether setup has been here: our provider, or a default model of ours."""
+    provider = value.get("provider")
+    model = value.get("model")
+    return (isinstance(provider, dict) and PROVIDER_ID in provider) or (
+        isinstance(model, str) and model.startswith(MODEL_PREFIX)
+    )
+
+
+def _layout_free(text: str) -> tuple[bool, str]:
+    """The text without whitespace and trailing commas (a blank file reads as `{}`), and
+    whether it has a BOM: equal for two texts that differ only there. Comments count."""
+    compact = _TRAILING_COMMA.sub("", "".join(text.removeprefix("\ufeff").split()))
+    return text.startswith("\ufeff"), compact or "{}"
+
+
+@dataclass(frozen=True)
+class _PriorConfig:
+    """A config file as it was before megallm first changed it (`data` None: it did not exist)."""
+
+    session_id: str
+    data: bytes | None
+    text: str
+    value: dict[str, Any]
+
+
+def _parsed(data: bytes | None, path: Path) -> tuple[str, dict[str, Any]]:
+    text = "" if data is None else decode_utf8(data, path)
+    return text, jsonfile.parse_object(text, path, strict=False)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether a config file is there. Which file setup writes and remove edits depends on the
+    answer, so a directory we may not look into is an error naming the file, not a no."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        raise FileProblem(
+            path,
+            "permission denied on a directory above it",
+            f"check the owner and mode of {path.parent} (ls -ld '{path.parent}'); megallm "
+            f"runs as {current_user()}",
+        ) from None
+    except OSError as error:
+        raise FileProblem(
+            path, error.strerror or str(error), "check the path, then run again"
+        ) from None
+
+
 class OpenCodeFamilyAgent:
     levels = ("user", "project")
     needs_shell_env = True
@@ -177,7 +228,7 @@ class OpenCodeFamilyAgent:
         override = self.flavor.override(ctx.paths)
         if level == "user" and override is not None:
             return override
-        existing = [path for path in self.writable_files(ctx, level) if path.is_file()]
+        existing = [path for path in self.writable_files(ctx, level) if _is_file(path)]
         if existing:
             return existing[-1]
         if level == "project":
@@ -194,21 +245,21 @@ class OpenCodeFamilyAgent:
 
     def layers(
         self, ctx: Context, planned: jsonfile.JsonDocument | None = None
-    ) -> tuple[list[Layer], list[ConfigParseError]]:
-        """The parsed files, lowest precedence first (`planned` standing in for its file)."""
-        layers, broken = [], []
+    ) -> tuple[list[Layer], list[ConfigParseError | FileProblem]]:
+        """The parsed files, lowest precedence first (`planned` standing in for its file), and
+        the files that cannot be parsed or read."""
+        layers: list[Layer] = []
+        broken: list[ConfigParseError | FileProblem] = []
         for level, path in self.files_read(ctx):
             if planned is not None and path == planned.path:
                 layers.append(Layer(level, planned))
                 continue
-            if not path.is_file():
-                continue
             try:
+                if not _is_file(path):
+                    continue
                 layers.append(Layer(level, jsonfile.load(path, strict=False)))
-            except ConfigParseError as error:
+            except (ConfigParseError, FileProblem) as error:
                 broken.append(error)
-            except OSError as error:
-                broken.append(ConfigParseError(path, 1, 1, error.strerror or str(error)))
         return layers, broken
 
     # --- detect ---
@@ -330,7 +381,9 @@ class OpenCodeFamilyAgent:
             )
         current = document.value.get("model")
         if chosen and isinstance(current, str) and current != MODEL_PREFIX + chosen:
-            notes.append(f"{name}: default model {current} replaced (restore brings it back)")
+            notes.append(
+                f"{name}: default model {current} replaced (remove or restore brings it back)"
+            )
         elif not chosen and isinstance(current, str) and not current.startswith(MODEL_PREFIX):
             notes.append(
                 f"{name} keeps its default model {current}: choose a {MODEL_PREFIX}… model in "
@@ -356,23 +409,36 @@ class OpenCodeFamilyAgent:
 
     # --- remove ---
     def unconfigure(self, ctx: Context, level: str) -> AgentPlan:
-        """Take out provider.megallm and a megallm/ default model; keep everything else."""
+        """Take out provider.megallm and put back the default model it replaced; keep the rest.
+
+        A file that then says what it said before megallm first changed it gets those exact
+        bytes back (a blank file too); a file megallm created goes when nothing else is in it.
+        """
         plan = AgentPlan(self.id)
         for path in self.writable_files(ctx, level):
-            if not path.is_file():
+            if not _is_file(path):
                 continue
             document = jsonfile.load(path, strict=False)
+            if not _points_at_megallm(document.value):
+                continue
+            prior = self._image_before_megallm(ctx, path)
             text = document.text
             provider = document.value.get("provider")
             if isinstance(provider, dict) and PROVIDER_ID in provider:
                 text = jsonc.delete_value(text, PROVIDER)
-                if len(provider) == 1:
+                if len(provider) == 1 and (prior is None or "provider" not in prior.value):
                     text = jsonc.delete_value(text, ["provider"])
             model = document.value.get("model")
             if isinstance(model, str) and model.startswith(MODEL_PREFIX):
-                text = jsonc.delete_value(text, ["model"])
-            if text == document.text:
-                continue
+                previous = prior.value.get("model") if prior is not None else None
+                if prior is None or previous is None:
+                    text = jsonc.delete_value(text, ["model"])
+                else:
+                    text = jsonc.set_value(text, ["model"], previous)
+                    plan.notes.append(
+                        f"{self.display_name}: default model back to {previous} in {path}, as "
+                        f"it was before megallm set it (backup {prior.session_id})"
+                    )
             small_model = document.value.get("small_model")
             if isinstance(small_model, str) and small_model.startswith(MODEL_PREFIX):
                 plan.notes.append(f"kept small_model {small_model} in {path}: change it by hand")
@@ -380,12 +446,36 @@ class OpenCodeFamilyAgent:
                 FileChange(
                     path,
                     document.before,
-                    None if self._only_ours_left(text, path) else encode_utf8(text),
+                    self._undone(text, path, prior),
                     self.id,
                     f"remove provider.{PROVIDER_ID}",
                 )
             )
         return plan
+
+    def _image_before_megallm(self, ctx: Context, path: Path) -> _PriorConfig | None:
+        from megallm_cli import backups
+
+        def is_megallms(data: bytes | None) -> bool:
+            try:
+                return _points_at_megallm(_parsed(data, path)[1])
+            except ConfigParseError:
+                return True  # unparsable: not a state remove could put back
+
+        prior = backups.image_before_megallm(ctx.paths.backups_dir, path, is_megallms)
+        if prior is None:
+            return None
+        return _PriorConfig(prior.session_id, prior.data, *_parsed(prior.data, path))
+
+    def _undone(self, text: str, path: Path, prior: _PriorConfig | None) -> bytes | None:
+        """The bytes remove leaves: the old ones when only layout tells them apart from `text`;
+        none (delete) for a file megallm created, or with no backup, that has nothing else."""
+        if prior is None or prior.data is None:
+            return None if self._only_ours_left(text, path) else encode_utf8(text)
+        remaining = jsonfile.parse_object(text, path, strict=False)
+        if remaining == prior.value and _layout_free(text) == _layout_free(prior.text):
+            return prior.data
+        return encode_utf8(text)
 
     def _only_ours_left(self, text: str, path: Path) -> bool:
         """Nothing but the `$schema` we add to files we create, and no comment: delete it."""
@@ -421,7 +511,15 @@ class OpenCodeFamilyAgent:
         name = self.display_name
         layers, broken = self.layers(ctx)
         findings = [
-            Finding(self.id, "fail", f"{error.path} is not valid JSONC", error.message, error.hint)
+            Finding(
+                self.id,
+                "fail",
+                f"{error.path} is not valid JSONC"
+                if isinstance(error, ConfigParseError)
+                else f"{error.filename} cannot be read",
+                error.message,
+                error.hint,
+            )
             for error in broken
         ]
         findings.extend(Finding(self.id, "ok", f"{layer.path} parses") for layer in layers)
@@ -436,12 +534,16 @@ class OpenCodeFamilyAgent:
                 )
             )
         if not any(isinstance(layer.get(PROVIDER), dict) for layer in layers):
+            try:
+                user_file = self.target(ctx, "user")
+            except FileProblem:  # already a finding above, as a file that cannot be read
+                user_file = self.flavor.config_dir(ctx.paths)
             findings.append(
                 Finding(
                     self.id,
                     "fail",
                     "not configured for MegaLLM",
-                    f"no provider.{PROVIDER_ID} in {self.target(ctx, 'user')} or the project",
+                    f"no provider.{PROVIDER_ID} in {user_file} or the project",
                     hint=f"run `megallm setup --agent {self.id}`",
                 )
             )
