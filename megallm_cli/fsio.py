@@ -94,6 +94,24 @@ def ensure_dir(directory: Path, mode: int = DEFAULT_NEW_DIR_MODE) -> None:
     os.chmod(directory, mode)
 
 
+# Searching (for agents, editors) is best effort: a directory we may not look into holds
+# nothing we can use. Python 3.11's is_dir()/is_file() raise PermissionError there instead.
+def seen_dir(path: Path) -> bool:
+    """True for a directory we can see; one behind an unreadable directory counts as absent."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def seen_file(path: Path) -> bool:
+    """True for a regular file we can see; one behind an unreadable directory counts as absent."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def remove_empty_dirs(directories: Iterable[Path]) -> None:
     """Remove each directory, deepest first, stopping at the first one that is not empty."""
     for directory in directories:

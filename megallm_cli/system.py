@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from megallm_cli import fsio
 from megallm_cli.paths import Paths
 
 KNOWN_SHELLS = ("bash", "zsh", "fish", "pwsh", "powershell", "sh", "dash", "ksh", "nu", "tcsh")
@@ -105,27 +106,11 @@ def user_bin_dirs(paths: Paths) -> list[Path]:
     if prefix:
         dirs.insert(0, Path(prefix) / "bin")
     nvm = home / ".nvm" / "versions" / "node"
-    if _is_dir(nvm):
+    if fsio.seen_dir(nvm):
         dirs.extend(sorted(nvm.glob("*/bin"), reverse=True))
     if paths.family == "windows":
         dirs.append(paths.appdata / "npm")
     return dirs
-
-
-# Searching for agents is best effort: a directory we may not look into holds nothing we can
-# run. Python 3.11's is_dir()/is_file() raise PermissionError there instead of saying no.
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:
-        return False
 
 
 def npm_package_version(binary: Path, package: str) -> str | None:
@@ -136,7 +121,7 @@ def npm_package_version(binary: Path, package: str) -> str | None:
         return None
     for directory in list(real.parents)[:6]:
         manifest = directory / "package.json"
-        if _is_file(manifest):
+        if fsio.seen_file(manifest):
             try:
                 data = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -147,7 +132,7 @@ def npm_package_version(binary: Path, package: str) -> str | None:
     # npm's bin shims on Windows and wrapper scripts point into a sibling node_modules.
     for base in (real.parent.parent / "lib" / "node_modules", real.parent / "node_modules"):
         manifest = base / package / "package.json"
-        if _is_file(manifest):
+        if fsio.seen_file(manifest):
             try:
                 return str(json.loads(manifest.read_text(encoding="utf-8")).get("version"))
             except (OSError, ValueError):

@@ -298,3 +298,20 @@ def test_removal_keeps_edits_made_since_setup(
     assert change is not None and change.after is not None
     assert change.after != original
     assert ROO_KEY.encode() not in change.after
+
+
+def test_an_editor_behind_an_unreadable_directory_counts_as_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from megallm_cli.agents.vscode import VARIANTS
+
+    real_is_dir = Path.is_dir
+
+    def guarded(path: Path) -> bool:
+        if path.is_relative_to(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_dir(path)
+
+    monkeypatch.setattr(Path, "is_dir", guarded)
+    paths = Paths({"HOME": str(tmp_path / "locked")}, "linux")
+    assert [variant.is_present(paths) for variant in VARIANTS] == [False] * len(VARIANTS)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from megallm_cli import fsio
 from megallm_cli.agents import jsonfile
 from megallm_cli.agents.base import Finding
 from megallm_cli.changes import FileChange
@@ -59,8 +60,10 @@ class Variant:
 
     def is_present(self, paths: Paths) -> bool:
         if self.remote:
-            return (paths.home / self.home_dir).is_dir()
-        return self.extensions_dir(paths).is_dir() or paths.vscode_user_dir(self.name).is_dir()
+            return fsio.seen_dir(paths.home / self.home_dir)
+        return fsio.seen_dir(self.extensions_dir(paths)) or fsio.seen_dir(
+            paths.vscode_user_dir(self.name)
+        )
 
 
 VARIANTS: tuple[Variant, ...] = (
