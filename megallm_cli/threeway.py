@@ -80,7 +80,7 @@ def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Non
     """`current` with the edits that turned `before` into `after` undone, or None when that
     is not possible: a file that is not a JSON object, or a key changed by someone else."""
     try:
-        old = {} if before is None else _object(before)
+        old = _object(before) if before is not None and not _blank(before) else {}
         new = _object(after)
         now = _object(current)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -112,9 +112,14 @@ def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Non
     if not jsonc.same_json(jsonc.parse(text), expected):
         return None  # the edits did not do what they should: never write a guess
     kept = not jsonc.same_json(expected, old)
-    if before is None and expected == {}:
-        return Reverted(None, kept)
+    if expected == {} and _blank(before):
+        return Reverted(before, kept)  # no file, or the user's blank one, as it was
     return Reverted(text.encode("utf-8"), kept)
+
+
+def _blank(data: bytes | None) -> bool:
+    """No file, or one holding only whitespace: agents read both as no settings."""
+    return data is None or not data.decode("utf-8", "replace").strip("\ufeff \t\r\n")
 
 
 def _object(data: bytes) -> dict[str, Any]:

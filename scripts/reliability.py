@@ -1203,6 +1203,7 @@ class RoundTrip:
     idempotent: str = "–"
     restore: str = "–"
     remove: str = "–"
+    restore_after_agents: str = "–"
     keeps: list[str] = field(default_factory=list)
 
 
@@ -1335,7 +1336,55 @@ def _round_trip(section: Section, parent: Path, spec: CorpusHome) -> RoundTrip:
         section.fail(f"{row.home}: setup after restore failed")
         return row
     _remove_checks(section, world, row, before, originals, key)
+    _restore_after_agents_checks(section, world, row, key)
     return row
+
+
+AGENT_WROTE = "writtenByTheAgentSince"
+AGENT_JSON_KINDS = ("claude-settings", "claude-state", "cline", "vscode", "opencode")
+
+
+def _restore_after_agents_checks(section: Section, world: World, row: RoundTrip, key: str) -> None:
+    """setup, then each agent rewrites its JSON file as agents do (parsed, one key added, written
+    back reformatted), then `restore --latest` without --force: the agents' key must stay and
+    everything else be as before the setup."""
+    before = world_snapshot(world)
+    originals = file_bytes(world, before)
+    if world.run(*world.setup_args(), key=key).code != 0:
+        row.restore_after_agents = "FAIL"
+        section.fail(f"{row.home}: setup before the agents' rewrite failed")
+        return
+    rewritten = []
+    for relative in changed_paths(before, world_snapshot(world)):
+        path = world.root / relative
+        if not path.is_file() or file_kind(world, path) not in AGENT_JSON_KINDS:
+            continue
+        try:
+            document = parse_config(path.read_bytes(), path.name)
+        except ValueError:
+            continue
+        if isinstance(document, dict):
+            document[AGENT_WROTE] = 1
+            path.write_text(json.dumps(document, indent=2) + "\n")  # in place, as agents do
+            rewritten.append(relative)
+    restore = world.run("restore", "--latest")
+    problems = []
+    if restore.code != 0:
+        problems.append(f"restore failed: {restore.error_line}")
+    else:
+        for relative in changed_paths(before, world_snapshot(world)):
+            if relative not in rewritten:
+                problems.append(describe_change(relative, before.get(relative), None))
+                continue
+            path = world.root / relative
+            expected = parse_config(originals[relative], path.name) if relative in originals else {}
+            expected = {**(expected or {}), AGENT_WROTE: 1}
+            if parse_config(path.read_bytes(), path.name) != expected:
+                problems.append(f"{relative}: not the file before setup plus the agent's key")
+    section.counts["files rewritten by an agent before restore"] += len(rewritten)
+    row.restore_after_agents = "ok" if not problems else f"FAIL ({len(problems)})"
+    for problem in problems:
+        section.fail(f"{row.home}: setup→agents wrote→restore: {problem}")
 
 
 def run_roundtrip(include_slow: bool, only: Sequence[str] = ()) -> Section:
@@ -1346,7 +1395,7 @@ def run_roundtrip(include_slow: bool, only: Sequence[str] = ()) -> Section:
         for spec in homes:
             rows.append(_round_trip(section, parent, spec))
             _remove_tree(parent / spec.name)
-    columns = ("setup", "foreign_kept", "idempotent", "restore", "remove")
+    columns = ("setup", "foreign_kept", "idempotent", "restore", "remove", "restore_after_agents")
     for column in columns:
         section.counts[f"{column} ok"] = sum(1 for row in rows if getattr(row, column) == "ok")
     section.counts["homes"] = len(rows)
@@ -1363,6 +1412,7 @@ def run_roundtrip(include_slow: bool, only: Sequence[str] = ()) -> Section:
                 "setup twice = once",
                 "setup→restore byte-identical",
                 "setup→remove leaves only the user's bytes",
+                "setup→agents rewrite their JSON→restore keeps the agents' change",
             ],
             [
                 [row.home, summary[row.home], str(row.agents)]

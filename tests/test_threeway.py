@@ -116,3 +116,13 @@ def test_revert_gives_the_before_document_plus_the_other_programs_keys(
     assert result is not None
     assert result.data is not None
     assert jsonc.parse(result.data.decode()) == _disjoint_update(before, theirs)
+
+
+def test_a_blank_file_the_user_had_comes_back_blank_or_with_the_agents_key() -> None:
+    after = b'{\n  "provider": {"megallm": {"baseURL": "x"}}\n}\n'
+    same = revert(b"  \n", after, after)
+    assert same is not None and same.data == b"  \n"
+    added = jsonc.set_value(after.decode(), ["theme"], "light")
+    kept = revert(b"", after, added.encode())
+    assert kept is not None and kept.data is not None
+    assert jsonc.parse(kept.data.decode()) == {"theme": "light"}
