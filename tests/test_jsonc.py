@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -579,6 +581,118 @@ def test_error_near_the_end_of_a_big_file_is_located() -> None:
         jsonc.parse(broken, allow_trailing_commas=False)
     assert caught.value.line == broken.count("\n")
     assert caught.value.col == len(broken.splitlines()[-2])
+
+
+def test_an_error_in_a_value_read_for_an_edit_is_placed_in_the_whole_text() -> None:
+    text = '{\n  "a": [1,\n    tru]\n}'  # the fast scan checks brackets, not scalars
+    for edit in (
+        lambda: jsonc.get(text, ["a"]),
+        lambda: jsonc.set_value(text, ["a"], 2),
+        lambda: jsonc.append_to_array(text, ["a"], 2),
+    ):
+        with pytest.raises(JsoncSyntaxError) as caught:
+            edit()
+        assert (caught.value.line, caught.value.col) == (3, 5)
+
+
+# --- deep nesting --------------------------------------------------------------------------
+
+MAX_NESTING = 512  # levels jsonc reads for sure; Python's json gives up near 1000
+# Deeper than json's decoder reads on any Python (3.13 goes furthest, 10 000 levels).
+TOO_DEEP = 20_000
+
+
+def nested_arrays(depth: int, inner: str = "1") -> str:
+    """A document whose innermost value sits `depth` containers deep, the top object included."""
+    return '{"a": ' + "[" * (depth - 1) + inner + "]" * (depth - 1) + "}\n"
+
+
+def test_nesting_to_the_limit_is_read() -> None:
+    text = nested_arrays(MAX_NESTING)
+    value = jsonc.parse(text)
+    assert value == json.loads(text)
+    assert jsonc.value_type(text) is dict
+    assert jsonc.get(text, ["a"]) == value["a"]
+    commented = text.replace("1", "1 /* the bottom */")
+    assert jsonc.strip_comments(commented) == text
+    assert jsonc.parse(commented) == value
+    assert jsonc.set_value(text, ["a"], 2) == '{"a": 2}\n'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        nested_arrays(TOO_DEEP),
+        '{"a": ' + '{"b": ' * TOO_DEEP + "1" + "}" * TOO_DEEP + "}",
+        "// JSONC\n" + nested_arrays(TOO_DEEP).replace("1", "1,"),
+        nested_arrays(TOO_DEEP, "/* a comment */"),
+        '{"a": ' + "[" * TOO_DEEP,
+    ],
+    ids=["arrays", "objects", "jsonc", "comment-inside", "unclosed"],
+)
+def test_nesting_deeper_than_json_reads_is_a_syntax_error(text: str) -> None:
+    reads: list[Callable[[str], object]] = [
+        jsonc.parse,
+        jsonc.value_type,
+        jsonc.strip_comments,
+        lambda text: jsonc.get(text, ["a"]),
+        lambda text: jsonc.set_value(text, ["a"], 2),
+    ]
+    for read in reads:
+        with pytest.raises(JsoncSyntaxError) as caught:
+            read(text)
+        error = caught.value
+        assert error.reason == f"nested more than {MAX_NESTING} levels deep"
+        assert text[error.offset] in "[{"
+        assert error.line == text.count("\n", 0, error.offset) + 1
+        opened = text.count("[", 0, error.offset + 1) + text.count("{", 0, error.offset + 1)
+        # where the nesting passes the limit, give or take the containers holding the value read
+        assert MAX_NESTING < opened <= MAX_NESTING + 2
+
+
+def test_unclosed_deep_nesting_is_reported_at_once() -> None:
+    # An edit scans values leniently; each unclosed container was scanned again to the end of
+    # the text, which took quadratic time (hours for this text).
+    text = '{"a": ' + "[" * TOO_DEEP
+    started = time.perf_counter()
+    with pytest.raises(JsoncSyntaxError, match="nested more than"):
+        jsonc.set_value(text, ["b"], 1)
+    assert time.perf_counter() - started < 2
+
+
+def test_the_too_deep_error_points_at_the_first_container_past_the_limit() -> None:
+    with pytest.raises(JsoncSyntaxError) as caught:
+        jsonc.parse("\n" + nested_arrays(TOO_DEEP))
+    # line 2 opens with `{"a": ` (6 characters), then one "[" per level below the top object
+    assert (caught.value.line, caught.value.col) == (2, 6 + MAX_NESTING)
+
+
+def test_where_the_module_checks_syntax_itself_one_level_past_the_limit_is_refused() -> None:
+    with pytest.raises(JsoncSyntaxError, match=f"nested more than {MAX_NESTING} levels deep"):
+        jsonc.strip_comments(nested_arrays(MAX_NESTING + 1))
+
+
+def test_json_giving_up_early_deep_in_a_call_stack_is_still_a_syntax_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def out_of_stack(*_: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", out_of_stack)
+    with pytest.raises(JsoncSyntaxError) as caught:
+        jsonc.parse(nested_arrays(40))
+    assert (caught.value.line, caught.value.col, caught.value.reason) == (
+        1,
+        1,
+        "nested too deep to read",
+    )
+
+
+def test_comment_scans_do_not_recurse_on_deep_text() -> None:
+    text = nested_arrays(TOO_DEEP, "/* here */")
+    assert jsonc.has_comments(text)
+    assert jsonc.first_comment_position(text) == (1, 6 + TOO_DEEP)
+    assert not jsonc.has_comments(nested_arrays(TOO_DEEP))
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -42,6 +42,12 @@ _INDENT_SAMPLE_CHARS = 65_536
 _NESTING_IN_PATTERN = 12
 # Tokens per regex call while skipping: bounds the backtracking state `re` keeps for one call.
 _TOKENS_PER_MATCH = 4096
+# json's decoder recurses once per level and gives up at Python's recursion limit: about 990
+# levels on 3.10 and 3.11, less the caller's stack frames; 1500 on 3.12; 10 000 on 3.13. It
+# always reads this many, so when it gives up, the error points at the first value nested
+# deeper (real configs nest some 20 levels). The validator, a loop like this module's other
+# scans, refuses deeper values wherever it checks a text itself.
+_MAX_NESTING = 512
 
 _STRING = r'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
 _LINE_COMMENT = r"//[^\r\n]*"
@@ -121,32 +127,38 @@ def _children_re() -> re.Pattern[str]:
     return re.compile(f"{_PLAIN_RUN}(?:(?:{token}|{nested}){_PLAIN_RUN}){{0,{_TOKENS_PER_MATCH}}}")
 
 
-def _lenient_container_end(text: str, pos: int) -> int | None:
-    """Where the object or array opening at `pos` ends; None if a string or comment is broken.
+def _lenient_container_end(text: str, pos: int, unclosed: set[int] | None = None) -> int | None:
+    """Where the object or array opening at `pos` ends; None if a string or comment is broken
+    or the text ends first. Then `unclosed`, if given, receives the offsets of the brackets
+    still open there: the containers whose own scans would fail the same way.
 
     Brackets are only counted, not paired, and the tokens between them are not checked.
     """
     children = _children_re()
-    depth = 0
+    # Offsets, not a count, for `unclosed`: cheap, as the pattern takes most brackets whole.
+    open_brackets: list[int] = []
     while True:
         char = text[pos : pos + 1]
         if char in ("{", "["):
-            depth += 1
+            open_brackets.append(pos)
             pos += 1
         elif char in ("}", "]"):
-            depth -= 1
+            open_brackets.pop()
             pos += 1
-            if depth == 0:
+            if not open_brackets:
                 return pos
         elif char in ('"', "/"):
             # Either the token limit stopped the pattern here, or this string or comment is broken.
             match = (_STRING_RE if char == '"' else _COMMENT_RE).match(text, pos)
             if match is None:
-                return None
+                break
             pos = match.end()
         elif not char:
-            return None  # the end of the text, with brackets still open
+            break  # the end of the text, with brackets still open
         pos = _skip(children, text, pos)
+    if unclosed is not None:
+        unclosed.update(open_brackets)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +170,7 @@ class _Validator:
 
     Containers nested in the value being checked that end before `trusted_until` are skipped
     by the fast scan instead (text already known good, or not the subject of the check).
+    Values nested more than _MAX_NESTING levels deep in it are refused.
     """
 
     def __init__(
@@ -173,6 +186,9 @@ class _Validator:
         self.allow_trailing_commas = allow_trailing_commas
         self.trusted_until = trusted_until
         self.ignorable: list[tuple[int, int]] = []
+        # Containers a fast scan found unclosed: scanning each again would take quadratic time
+        # on deeply nested broken text.
+        self.unclosed: set[int] = set()
 
     def error(self, offset: int, expected: str) -> JsoncSyntaxError:
         if offset >= len(self.text):
@@ -207,6 +223,8 @@ class _Validator:
             pos = self.gap(pos)
             char = text[pos : pos + 1]
             if char in ("{", "["):
+                if len(closers) == _MAX_NESTING:
+                    raise _syntax_error(text, pos, f"nested more than {_MAX_NESTING} levels deep")
                 trusted_end = self.trusted_end(pos) if closers else None
                 closer = "}" if char == "{" else "]"
                 if trusted_end is not None:
@@ -254,9 +272,9 @@ class _Validator:
                 return pos
 
     def trusted_end(self, pos: int) -> int | None:
-        if pos >= self.trusted_until:
+        if pos >= self.trusted_until or pos in self.unclosed:
             return None
-        end = _lenient_container_end(self.text, pos)
+        end = _lenient_container_end(self.text, pos, self.unclosed)
         return end if end is not None and end <= self.trusted_until else None
 
     def member_head_end(self, pos: int, expected: str) -> int:
@@ -300,6 +318,13 @@ def _reject_constant(name: str) -> NoReturn:
     raise _NonStandardNumber(name)
 
 
+class _NestedTooDeep(ValueError):
+    """json's decoder reached Python's recursion limit (see _MAX_NESTING)."""
+
+
+_DECODE_ERRORS = (json.JSONDecodeError, _NonStandardNumber, _NestedTooDeep)
+
+
 # What value_type makes of every object: the value is not built, so checking a 50 MB text
 # takes little memory beyond the text.
 _AN_OBJECT = object()
@@ -313,7 +338,10 @@ def _decode(
     text: str, start: int, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None
 ) -> Any:
     decoder = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=object_pairs_hook)
-    value, end = decoder.raw_decode(text, _skip(_WHITESPACE_RE, text, start))
+    try:
+        value, end = decoder.raw_decode(text, _skip(_WHITESPACE_RE, text, start))
+    except RecursionError:
+        raise _NestedTooDeep("nested too deep to read") from None
     end = _skip(_WHITESPACE_RE, text, end)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
@@ -402,7 +430,7 @@ def _parse(
     except json.JSONDecodeError as failure:
         json_error: ValueError = failure
         trusted_until = failure.pos
-    except _NonStandardNumber as failure:
+    except (_NonStandardNumber, _NestedTooDeep) as failure:
         json_error = failure
         trusted_until = 0
     if allow_comments and allow_trailing_commas:
@@ -410,7 +438,7 @@ def _parse(
         if ignorable:
             try:
                 return _decode(_blank(text, ignorable), start, object_pairs_hook)
-            except (json.JSONDecodeError, _NonStandardNumber):
+            except _DECODE_ERRORS:
                 pass  # the validator below finds the error and says where
     validator = _Validator(
         text,
@@ -422,12 +450,21 @@ def _parse(
     if validator.ignorable:
         try:
             return _decode(_blank(text, validator.ignorable), start, object_pairs_hook)
-        except (json.JSONDecodeError, _NonStandardNumber) as failure:
+        except _DECODE_ERRORS as failure:
             json_error = failure
-    # The validator accepted what json rejected; report json's reason.
+    # The validator accepted what json rejected (nesting too deep only when called from deep
+    # in the stack); report json's reason.
     position = json_error.pos if isinstance(json_error, json.JSONDecodeError) else start
     message = json_error.msg if isinstance(json_error, json.JSONDecodeError) else str(json_error)
     raise _syntax_error(text, position, message) from None
+
+
+def _parse_value(text: str, start: int, end: int) -> Any:
+    """The value at text[start:end], an error placed in the whole text."""
+    try:
+        return parse(text[start:end])
+    except JsoncSyntaxError as error:
+        raise _syntax_error(text, start + error.offset, error.reason) from None
 
 
 def has_comments(text: str) -> bool:
@@ -859,7 +896,7 @@ def _new_document(text: str, keys: list[str], value: Any) -> str:
 
 
 def _replace_value(text: str, container: _Container, entry: _Entry, value: Any) -> str:
-    if same_json(parse(text[entry.value_start : entry.value_end]), value):
+    if same_json(_parse_value(text, entry.value_start, entry.value_end), value):
         return text
     multiline = _is_multiline(text, container)
     rendered = _render(
@@ -926,7 +963,7 @@ def get(text: str, path: Sequence[str | int], default: Any = None) -> Any:
         if entry is None:
             return default
         pos = entry.value_start
-    return parse(text[pos : _value_end(text, pos)])
+    return _parse_value(text, pos, _value_end(text, pos))
 
 
 def _array_at(text: str, keys: list[str]) -> tuple[_Container | None, _Container | None, int]:
@@ -944,7 +981,7 @@ def _array_at(text: str, keys: list[str]) -> tuple[_Container | None, _Container
 
 
 def _element_values(text: str, array: _Container) -> list[Any]:
-    return [parse(text[element.value_start : element.value_end]) for element in array.entries]
+    return [_parse_value(text, element.value_start, element.value_end) for element in array.entries]
 
 
 def append_to_array(text: str, path: Sequence[str], item: Any) -> str:

@@ -62,19 +62,22 @@ def parse(text: str) -> dict[str, Any]:
     try:
         import tomllib
     except ImportError:  # Python 3.10
-        return _parse_with_tomlkit(body)
+        return _parse_with_tomlkit(body, unplaced=(1, 1))
     try:
         return tomllib.loads(body)
     except tomllib.TOMLDecodeError as error:
-        _parse_with_tomlkit(body)  # raises with tomlkit's position and words, if it agrees
         found = _TOMLLIB_POSITION.search(str(error))
         line, col = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+        # raises with tomlkit's position and words, if it agrees
+        _parse_with_tomlkit(body, unplaced=(line, col))
         raise TomlError(line, col, _TOMLLIB_POSITION.sub("", str(error)).strip()) from None
 
 
-def _parse_with_tomlkit(body: str) -> dict[str, Any]:
+def _parse_with_tomlkit(body: str, unplaced: tuple[int, int]) -> dict[str, Any]:
+    """tomlkit's reading of the body; an error it gives no position for (a key written twice
+    in one table) is reported at `unplaced`."""
     import tomlkit
-    from tomlkit.exceptions import ParseError
+    from tomlkit.exceptions import ParseError, TOMLKitError
 
     try:
         return tomlkit.parse(body).unwrap()
@@ -82,6 +85,8 @@ def _parse_with_tomlkit(body: str) -> dict[str, Any]:
         # tomlkit counts columns from 0; editors and Codex count from 1.
         reason = str(error).rsplit(" at line ", 1)[0]
         raise TomlError(error.line, error.col + 1, reason) from None
+    except TOMLKitError as error:
+        raise TomlError(*unplaced, str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,8 @@ class _Layout:
         self.final_newline = body == "" or body.endswith("\n")
         self.body = body if self.final_newline else body + self.newline
         self.statements = _Scanner(self.body).statements()
+        # A [table] whose blank line above went with a deleted key (see delete_pair).
+        self.blank_taken_above: tuple[str, ...] | None = None
 
     def replace(self, body: str) -> None:
         self.body = body
@@ -381,19 +388,58 @@ class _Layout:
         block = f"{nl if at else ''}[{_dotted(table)}]{nl}{line}"
         self.replace(self.body[:at] + block + self.body[at:])
 
-    def delete(self, start: int, end: int) -> None:
-        """Cut [start, end) and the blank line the cut leaves doubled (one that an insert added)."""
-        body = self.body[:start] + self.body[end:]
-        previous_start = body.rfind("\n", 0, start - 1) + 1 if start else 0
-        previous_line = body[previous_start:start]
-        next_end = body.find("\n", start)
-        next_line = body[start:] if next_end < 0 else body[start : next_end + 1]
-        if not previous_line.strip() and not next_line.strip():
-            if previous_line:
-                body = body[:previous_start] + body[start:]
-            else:
-                body = body[:start] + body[start + len(next_line) :]
+    def delete_pair(self, pair: _Statement) -> None:
+        """Cut a pair's lines. A key with a blank line or the start of the text above it and a
+        blank line below takes that blank line along: insert_top_level adds one under the key
+        it puts above the first table.
+
+        insert_table adds the same blank line above a table it appends right after such a key;
+        delete_section then takes no blank line above the table, so deleting both takes one
+        blank line, as inserting both added one.
+        """
+        at = pair.start
+        body = self.body[:at] + self.body[pair.end :]
+        above = _line_above(body, at)
+        below = _line_at(body, at)
+        taken = (above is None or _is_blank(above)) and _is_blank(below)
+        if taken:
+            body = body[:at] + body[at + len(below) :]
         self.replace(body)
+        if taken:
+            self.blank_taken_above = next(
+                (s.path for s in self.statements if s.start == at and s.kind == "table"), None
+            )
+
+    def delete_section(self, header: _Statement) -> None:
+        """Cut a [table] header and its pairs, with the blank line above it (the one
+        insert_table adds) or, for a table that opens the text, the blank line below it."""
+        at = header.start
+        body = self.body[:at] + self.body[self.section_end(header.path) or header.end :]
+        above = _line_above(body, at)
+        if above is None:
+            below = _line_at(body, at)
+            if _is_blank(below):
+                body = body[:at] + body[at + len(below) :]
+        elif _is_blank(above) and header.path != self.blank_taken_above:
+            body = body[: at - len(above)] + body[at:]
+        self.replace(body)
+
+
+def _line_above(text: str, line_start: int) -> str | None:
+    """The line that ends where `line_start` begins one; None at the start of the text."""
+    if line_start == 0:
+        return None
+    return text[text.rfind("\n", 0, line_start - 1) + 1 : line_start]
+
+
+def _line_at(text: str, line_start: int) -> str:
+    """The line that begins at `line_start`, with its newline; empty at the end of the text."""
+    newline = text.find("\n", line_start)
+    return text[line_start:] if newline < 0 else text[line_start : newline + 1]
+
+
+def _is_blank(line: str) -> bool:
+    return line != "" and not line.strip(" \t\r\n")
 
 
 def _lookup(value: dict[str, Any], path: Sequence[str]) -> Any:
@@ -457,7 +503,7 @@ class Editor:
             if self.get(*path) is not None:
                 layout.refuse_other_forms(path)
             return
-        layout.delete(existing.start, existing.end)
+        layout.delete_pair(existing)
         holder = self.get(*table) if table else self._expected
         del holder[key]
         self._edited.append(_dotted(path))
@@ -479,7 +525,7 @@ class Editor:
             )
             if header is None:
                 break
-            layout.delete(header.start, layout.section_end(header.path) or header.end)
+            layout.delete_section(header)
         leftover = next(
             (
                 s
