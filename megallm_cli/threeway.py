@@ -80,11 +80,16 @@ def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Non
     """`current` with the edits that turned `before` into `after` undone, or None when that
     is not possible: a file that is not a JSON object, or a key changed by someone else."""
     try:
-        old = _object(before) if before is not None and not _blank(before) else {}
-        new = _object(after)
-        now = _object(current)
+        return _revert(before, after, current)
     except (ValueError, UnicodeDecodeError, RecursionError):
+        # Not JSON, or nested deeper than the comparisons here go: restore reports the drift.
         return None
+
+
+def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | None:
+    old = _object(before) if before is not None and not _blank(before) else {}
+    new = _object(after)
+    now = _object(current)
     text = current.decode("utf-8")
     expected = copy.deepcopy(now)
     emptied_objects: list[tuple[str, ...]] = []

@@ -2575,6 +2575,37 @@ FINDINGS = [
         lambda r: _failures(r, "badinput", "non-ASCII") + " failing key cases",
     ),
     Finding(
+        "remove was not the inverse of setup where setup had replaced something of the user's",
+        "in 9 of 48 homes setup→remove was not byte-identical: Claude Code's conflicting "
+        "`ANTHROPIC_API_KEY`, an empty `env`, a `{}` or blank settings.json, the key's tail in "
+        "`approved`; OpenCode/Kilo's previous `model`; blank Cline, OpenCode and Kilo files "
+        "deleted; VS Code settings coming back as `{}`; empty ~/.bashrc, ~/.profile and ~/.zshenv "
+        "left behind",
+        "each agent's remove reads the file as it was before megallm from the backups "
+        "(`backups.image_before_megallm`) and puts back the values setup replaced, or the exact "
+        "old bytes when only megallm's entries differ; files and dirs megallm created go",
+        lambda r: (
+            f"setup→remove byte-identical in {_count(r, 'roundtrip', 'remove ok')} of "
+            f"{_count(r, 'roundtrip', 'homes')} homes"
+        ),
+    ),
+    Finding(
+        "restore refused every file an agent had rewritten since",
+        "agents rewrite their own files (Claude Code all of ~/.claude.json, Kilo adds "
+        "`permission`), so restore reported drift and needed --force, which then dropped the "
+        "agent's changes",
+        "sessions keep post-images (up to 16 MiB); restore without --force reverts just the "
+        "run's keys in a JSON file changed since, as long as each still holds the run's value "
+        "(`threeway.revert`); --force still writes the old bytes",
+        lambda r: (
+            "setup→agents rewrite→restore keeping the agents' key in "
+            f"{_count(r, 'roundtrip', 'restore_after_agents ok')} of "
+            f"{_count(r, 'roundtrip', 'homes')} homes "
+            f"({_count(r, 'roundtrip', 'files rewritten by an agent before restore')} files "
+            "rewritten)"
+        ),
+    ),
+    Finding(
         "Half of the key was printed",
         "`setup --dry-run --claude-auth api-key` printed the 20 characters of the key that "
         "Claude Code stores in `customApiKeyResponses.approved`",
@@ -2585,52 +2616,32 @@ FINDINGS = [
 
 
 OPEN_ISSUES = """\
-## Open issues (found here, in modules this issue does not own; reported with a repro)
+## Open issues
 
-Each shows up as a failure in the tables below until it is fixed. Already fixed after being
-reported from these trials (3f7311a): an empty, relative or missing HOME (was used as is: `HOME=`
-meant `/`), `restore --list --latest` and `remove --all --agent X` (contradictions were
-accepted), a wrong shape of `customApiKeyResponses` (was `unexpected _PathBlocked`), and the key
-in git's environment.
+Reported by earlier runs of these trials and fixed since (each is now a passing check below or
+in tests/test_reliability.py): the preview before asking now reads a file again when a parse
+error hits one written in the last 2 s (an agent's in-place rewrite); JSONC nesting deeper than
+the parser's limit is a clear error with its position (was a RecursionError); remove is the
+inverse of setup for every agent (see the findings above) and deletes the shell files and
+directories setup created; shell files are read through fsio (a named pipe as ~/.bashrc hung
+setup); unreadable directories are a clear error or count as absent (Python 3.11's
+`is_file()` raises); the TOML undo of an inserted table is byte-exact; a user file that git
+tracks (a home under git, a link into a dotfiles repository) is refused before the key goes
+into it, and an untracked, unignored one gets a warning naming the repository; a run that
+waits for another run's lock says so.
 
-- **A transient parse error fails the preview** (`cli.py`, `setup`: `operations.plan_setup` before
-  `apply_plan`): with Claude Code rewriting ~/.claude.json in place, a read halfway through its
-  rewrite ended one setup in 240 with `~/.claude.json:523:2: unexpected …` (exit 1, nothing
-  changed). The engine retries such a read under the lock; the preview could retry it once.
-- **Deep nesting crashes the JSONC parser** (`formats/jsonc.py`, `_parse`): a settings.json nested
-  100 000 deep raises RecursionError → `unexpected RecursionError … report it`.
-- **remove is not the inverse of setup where setup replaced a user value**:
-  `agents/claude_code.py` `unconfigure` does not bring back an `ANTHROPIC_API_KEY` that setup
-  removed as conflicting (`restore` does), drops a user's empty `"env": {}`, deletes a settings.json
-  that was `{}` or empty, and keeps the key's last 20 characters in
-  `customApiKeyResponses.approved`; `agents/opencode_family.py` `unconfigure` deletes `model`
-  instead of putting back the user's previous model (Codex does); Cline, OpenCode and Kilo delete
-  an empty config file the user had; VS Code settings that were empty come back as `{}`.
-- **remove leaves empty shell files setup created** (`shellenv.py`, `plan_shell_env_removal`):
-  a zsh user without ~/.bashrc gets an empty ~/.bashrc, ~/.profile and ~/.zshenv after
-  setup→remove (restore deletes them).
-- **Shell files are read without fsio's checks** (`shellenv.py`, `_read`, line ~414: a bare
-  `path.read_bytes()`): a named pipe in place of ~/.bashrc, ~/.profile or env.sh **hangs setup
-  forever**; a directory, a symlink loop or an unreadable one there gives `unexpected
-  IsADirectoryError/OSError/PermissionError … report it`. One-line fix: `return
-  fsio.read_bytes(path)`, which names the file and the problem (the engine's writes were already
-  safe: nothing is changed in any of these cases).
-- **Unreadable directories are unexpected errors** (Python 3.11's `Path.is_file()`/`is_dir()`
-  raise PermissionError): `system.py` `user_bin_dirs` (`nvm.is_dir()`) when HOME is unreadable,
-  `agents/opencode_family.py` (`path.is_file()`, lines ~180/204/362) when ~/.config/opencode or
-  ~/.config/kilo is.
-- **TOML undo is not byte-exact in two layouts** (`formats/toml.py`, `Editor.delete_table`):
-  removing the `[model_providers.megallm]` table that was inserted before an array of tables
-  without a blank line leaves that blank line; a config.toml holding only a newline comes back
-  empty (tests/test_reliability.py, strict xfail).
-- **A BOM in Cline's providers.json stops setup for every agent** (`agents/cline.py`): the refusal
-  is right for Cline, but the other agents are not set up either.
-- **The key can land in a dotfiles repository** (user level): when ~/.claude/settings.json links
-  into a git work tree, setup writes the key into a tracked file (0600, but `git commit -a` takes
-  it). A warning naming the repository would help.
+Still open:
+
 - **A program rewriting ~/.claude.json every few ms starves setup**: at 0–5 ms between writes
   no setup gets a clean window (each fails after 8 tries with `kept changing … nothing was
   changed`); at 0–50 ms most succeed. Nothing is lost either way.
+- **One agent's unreadable file stops the whole run** (a BOM in Cline's providers.json, a
+  malformed settings.json): by design nothing is changed on bad input, so the other agents are
+  not set up either; the error's hint now names the command that sets them up without the
+  broken one.
+- **A key of ours that someone changed since is a conflict**: restore then reports drift for
+  that file and needs --force (which writes the old bytes); Cline rewrites `updatedAt` of the
+  entry megallm wrote, so a Cline file that Cline saved since is such a conflict.
 """
 
 METHOD_NOTES = """\
@@ -2647,7 +2658,7 @@ METHOD_NOTES = """\
   start of Claude Code would otherwise try api.anthropic.com; it is not a secret), mode 0600 on
   files that held the key (remove takes the key out, it does not loosen permissions), and at
   project level the `settings.local.json` line in `.claude/.gitignore`. The key's last 20
-  characters in `customApiKeyResponses.approved` are also kept today: listed as an open issue.
+  characters in `customApiKeyResponses.approved` go when a backup shows megallm added them.
 - **Permissions as root**: root reads and writes any file whatever its mode, so permission cases
   run megallm as `nobody` (`setpriv --reuid=65534 --regid=65534 --clear-groups`) in a home chowned
   to nobody; the immutable case uses `chattr +i`, which stops root too. The full-disk cases mount

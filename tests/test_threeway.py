@@ -126,3 +126,8 @@ def test_a_blank_file_the_user_had_comes_back_blank_or_with_the_agents_key() -> 
     kept = revert(b"", after, added.encode())
     assert kept is not None and kept.data is not None
     assert jsonc.parse(kept.data.decode()) == {"theme": "light"}
+
+
+def test_a_document_nested_too_deep_to_compare_is_left_to_the_caller() -> None:
+    deep = b'{"a": ' * 450 + b"1" + b"}" * 450
+    assert revert(b"{}", b'{"x": 1}', b'{"x": 1, "deep": ' + deep + b"}") is None
