@@ -595,6 +595,12 @@ ROWS: list[Row] = [
         fixture=huge_claude_json_home,
     ),
     Row(
+        "~/.claude.json 50 MiB: setup --claude-auth api-key",
+        run_process(["setup", "--agent", "claude-code", "--claude-auth", "api-key", *OFFLINE]),
+        target_ms=1500,
+        fixture=huge_claude_json_home,
+    ),
+    Row(
         "~/.claude.json 50 MiB: plan (in-process)",
         in_process("plan", "claude-code"),
         fixture=huge_claude_json_home,
