@@ -424,6 +424,8 @@ class RestorePlan:
     drifts: list[Drift]
     unchanged: list[str]
     user_variables: list[UserVariableChange] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    """Files changed since the run: only the run's keys are taken out of them."""
 
 
 def plan_restore(
@@ -432,6 +434,7 @@ def plan_restore(
     changes: list[FileChange] = []
     drifts: list[Drift] = []
     unchanged: list[str] = []
+    merged_paths: list[str] = []
     for entry in session.entries:
         path = Path(entry.path)
         current = read_bytes(path)
@@ -449,6 +452,7 @@ def plan_restore(
             if merged is not None:
                 wanted = merged.data
                 summary = f"restore {entry.summary}, keeping the changes made since"
+                merged_paths.append(entry.path)
             else:
                 drifts.append(
                     Drift(
@@ -470,7 +474,7 @@ def plan_restore(
             )
         )
     variables = _plan_variables_restore(session, force, user_env, drifts, unchanged)
-    return RestorePlan(session, changes, drifts, unchanged, variables)
+    return RestorePlan(session, changes, drifts, unchanged, variables, merged_paths)
 
 
 def _take_out_the_runs_keys(

@@ -527,7 +527,10 @@ def restore(
             hint="look at them, then pass --force to overwrite them with the backup",
         )
     for change in plan.changes:
-        ui.say(f"  {_verb(change)} {change.path}")
+        kept = (
+            " (only this run's keys: later changes kept)" if str(change.path) in plan.merged else ""
+        )
+        ui.say(f"  {_verb(change)} {change.path}{kept}")
     for variable in plan.user_variables:
         ui.say(f"  {variable.action} {variable.location}")
     nothing = not plan.changes and not plan.user_variables

@@ -32,6 +32,7 @@ def test_restore_keeps_what_the_agents_wrote_since(home: Home) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "changed since" not in result.stderr
+    assert f"{state} (only this run's keys: later changes kept)" in result.stderr
     assert json.loads(state.read_text()) == {
         "numStartups": 4,
         "theme": "dark",

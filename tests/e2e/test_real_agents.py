@@ -182,7 +182,7 @@ def test_agent_answers_through_the_gateway_until_restored(
             print(f"{spec.agent}: restore saw a conflict: {restored.stderr.strip()}")
             restored = megallm(home, binary, "restore", "--id", session["id"], "--force")
         assert restored.returncode == 0, restored.stderr
-        if "keeping the changes made since" in restored.stderr:
+        if "later changes kept" in restored.stderr:
             print(f"{spec.agent}: restore kept the agent's own edits: {restored.stderr.strip()}")
     after = home.snapshot()
     written = {
