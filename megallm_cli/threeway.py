@@ -17,6 +17,11 @@ from typing import Any
 
 from megallm_cli.formats import jsonc
 
+# Keys agents stamp on every save of an entry (Cline's providers.json stamps `updatedAt` on each
+# provider it writes back): a later stamp on one of the run's entries is bookkeeping, not an edit
+# to keep, so it does not make that entry a conflict.
+BOOKKEEPING_KEYS = frozenset({"updatedAt"})
+
 
 class _Missing:
     def __repr__(self) -> str:
@@ -116,9 +121,12 @@ def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | No
             _assign(expected, path, MISSING)
     if not jsonc.same_json(jsonc.parse(text), expected):
         return None  # the edits did not do what they should: never write a guess
+    if _blank(before) and all(value in ({}, [], None) for value in expected.values()):
+        # No file, or the user's blank one, as it was: what an agent added to the run's file
+        # holds nothing (Cline's `"modes": {}`), and left alone it would be a file the agent
+        # rejects (Cline requires `version` and `providers`).
+        return Reverted(before, False)
     kept = not jsonc.same_json(expected, old)
-    if expected == {} and _blank(before):
-        return Reverted(before, kept)  # no file, or the user's blank one, as it was
     return Reverted(text.encode("utf-8"), kept)
 
 
@@ -140,7 +148,7 @@ def _reverted_value(edit: KeyEdit, value: Any) -> tuple[Any] | None:
         return (value,)
     if isinstance(edit.before, list) and isinstance(edit.after, list) and isinstance(value, list):
         return _reverted_list(edit.before, edit.after, value)
-    if _same(value, edit.after):
+    if _same(value, edit.after) or edit.path[-1] in BOOKKEEPING_KEYS:
         return (edit.before,)
     return None
 

@@ -131,3 +131,21 @@ def test_a_blank_file_the_user_had_comes_back_blank_or_with_the_agents_key() -> 
 def test_a_document_nested_too_deep_to_compare_is_left_to_the_caller() -> None:
     deep = b'{"a": ' * 450 + b"1" + b"}" * 450
     assert revert(b"{}", b'{"x": 1}', b'{"x": 1, "deep": ' + deep + b"}") is None
+
+
+def test_a_later_save_stamp_on_our_entry_is_not_a_conflict() -> None:
+    """Cline rewrites providers.json with a new `updatedAt` on the entry megallm wrote."""
+    before = b'{"providers": {}}'
+    after = b'{"providers": {"openai-compatible": {"settings": {"a": 1}, "updatedAt": "T1"}}}'
+    cline = b'{"providers": {"openai-compatible": {"settings": {"a": 1}, "updatedAt": "T2"}},'
+    cline += b' "modes": {}}'
+    result = revert(before, after, cline)
+    assert result is not None and result.data is not None
+    assert json.loads(result.data) == {"providers": {}, "modes": {}}
+
+
+def test_a_file_the_run_created_holding_only_empty_additions_goes() -> None:
+    after = b'{"version": 1, "providers": {"openai-compatible": {"updatedAt": "T1"}}}'
+    cline = b'{"version": 1, "providers": {"openai-compatible": {"updatedAt": "T2"}}, "modes": {}}'
+    result = revert(None, after, cline)
+    assert result is not None and result.data is None
