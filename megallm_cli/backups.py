@@ -451,8 +451,9 @@ def plan_restore(
             merged = None if force else _take_out_the_runs_keys(session, entry, wanted, current)
             if merged is not None:
                 wanted = merged.data
-                summary = f"restore {entry.summary}, keeping the changes made since"
-                merged_paths.append(entry.path)
+                if merged.kept_changes:
+                    summary = f"restore {entry.summary}, keeping the changes made since"
+                    merged_paths.append(entry.path)
             else:
                 drifts.append(
                     Drift(
