@@ -9,7 +9,7 @@ from pathlib import Path
 
 from megallm_cli.changes import FileChange
 from megallm_cli.formats.text import decode_utf8
-from megallm_cli.fsio import read_bytes, resolve_target
+from megallm_cli.fsio import read_bytes
 
 
 def repo_root(start: Path) -> Path | None:
@@ -98,7 +98,8 @@ class Exposure:
 def exposure(path: Path) -> Exposure | None:
     """Where git could commit `path`, links followed: a ~/.claude/settings.json that links
     into a dotfiles repository lives in that repository. None when git would never take it."""
-    target = resolve_target(path)
+    # Every component resolved, not just the last: GNU stow links whole directories.
+    target = Path(os.path.realpath(path))
     existing = next(p for p in (target.parent, *target.parents) if p.exists())
     root = repo_root(existing)
     if root is None:

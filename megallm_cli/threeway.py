@@ -86,8 +86,10 @@ def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Non
     is not possible: a file that is not a JSON object, or a key changed by someone else."""
     try:
         return _revert(before, after, current)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # Not JSON, or nested deeper than the comparisons here go: restore reports the drift.
+    except (ValueError, UnicodeDecodeError, RecursionError, TypeError, AttributeError):
+        # Not JSON; a key of the run's now below something that is no longer an object (jsonc
+        # raises TypeError there, _assign AttributeError); or nested deeper than the
+        # comparisons here go: all conflicts, which restore reports as drift.
         return None
 
 
@@ -121,7 +123,11 @@ def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | No
             _assign(expected, path, MISSING)
     if not jsonc.same_json(jsonc.parse(text), expected):
         return None  # the edits did not do what they should: never write a guess
-    if _blank(before) and all(value in ({}, [], None) for value in expected.values()):
+    if (
+        _blank(before)
+        and all(value in ({}, [], None) for value in expected.values())
+        and not jsonc.has_comments(text)
+    ):
         # No file, or the user's blank one, as it was: what an agent added to the run's file
         # holds nothing (Cline's `"modes": {}`), and left alone it would be a file the agent
         # rejects (Cline requires `version` and `providers`).

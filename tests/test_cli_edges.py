@@ -237,3 +237,22 @@ def test_quiet_doctor_prints_the_problems_alone(home: Home) -> None:
     assert all(line.startswith(("shell: ", "keys: ", "codex: ")) for line in lines), lines
     assert any("another MEGALLM_API_KEY" in line or "not set" in line for line in lines)
     assert "passed" not in result.stderr
+
+
+def test_a_settings_dir_linked_into_a_dotfiles_repository_is_refused(home: Home) -> None:
+    """GNU stow links whole directories: ~/.claude -> dotfiles/claude."""
+    repo = home.home / "dotfiles"
+    (repo / "claude").mkdir(parents=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "claude" / "settings.json").write_text('{\n  "model": "opus"\n}\n')
+    subprocess.run([*git, "add", "claude/settings.json"], check=True)
+    subprocess.run([*git, "commit", "-qm", "dotfiles"], check=True)
+    (home.home / ".claude").symlink_to(repo / "claude")
+    before = home.snapshot()
+
+    result = _setup_claude(home)
+
+    assert result.returncode == 1
+    assert f"is tracked by git in {repo}" in result.stderr
+    assert home.snapshot() == before

@@ -149,3 +149,17 @@ def test_a_file_the_run_created_holding_only_empty_additions_goes() -> None:
     cline = b'{"version": 1, "providers": {"openai-compatible": {"updatedAt": "T2"}}, "modes": {}}'
     result = revert(None, after, cline)
     assert result is not None and result.data is None
+
+
+def test_a_key_of_ours_below_something_no_longer_an_object_is_a_conflict() -> None:
+    before = b'{"env": {"FOO": "1"}}'
+    after = b'{"env": {"FOO": "1", "ANTHROPIC_BASE_URL": "x"}}'
+    assert revert(before, after, b'{"env": null, "theme": "dark"}') is None
+    assert revert(before, after, b'{"env": "x"}') is None
+
+
+def test_a_comment_added_to_a_file_the_run_created_keeps_it() -> None:
+    after = b'{"version": 1}'
+    result = revert(None, after, b'{\n  // mine\n  "version": 1,\n  "modes": {}\n}')
+    assert result is not None and result.data is not None
+    assert b"// mine" in result.data
