@@ -545,7 +545,7 @@ def restore(
     _, result = operations.apply_plan(
         ctx,
         f"restore {target}",
-        lambda: operations.restore_as_plan(operations.plan_restore(ctx, target, force)),
+        lambda: operations.restore_to_apply(ctx, target, force),
         on_wait=ui.waiting_for_lock,
     )
     if json_output:

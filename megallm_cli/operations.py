@@ -279,6 +279,19 @@ def restore_as_plan(restore_plan: backups.RestorePlan) -> Plan:
     )
 
 
+def restore_to_apply(ctx: Context, session_id: str, force: bool) -> Plan:
+    """The restore plan made again under the lock. A file that changed since the preview (the
+    user edited it while the prompt waited) must stop the restore, not be skipped quietly."""
+    restore_plan = plan_restore(ctx, session_id, force)
+    if restore_plan.drifts and not force:
+        changed = ", ".join(drift.path for drift in restore_plan.drifts)
+        raise MegallmError(
+            f"changed while restore was waiting: {changed}; nothing restored",
+            hint="run `megallm restore` again to see what changed",
+        )
+    return restore_as_plan(restore_plan)
+
+
 def plan_restore(ctx: Context, session_id: str | None, force: bool) -> backups.RestorePlan:
     from megallm_cli import backups
 

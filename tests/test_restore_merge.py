@@ -61,3 +61,29 @@ def test_a_key_of_ours_changed_since_is_still_refused(home: Home) -> None:
     assert result.returncode == 1
     assert f"{settings} changed since this run wrote it" in result.stderr
     assert settings.read_bytes() == edited
+
+
+def test_a_conflict_that_appears_while_restore_waits_stops_it(home: Home) -> None:
+    import pytest
+
+    from megallm_cli import backups, operations
+    from megallm_cli.agents.base import Context
+    from megallm_cli.errors import MegallmError
+    from megallm_cli.paths import Paths
+
+    env = {"MEGALLM_API_KEY": TEST_KEY}
+    assert (
+        home.run(
+            "setup", "--agent", "claude-code", "--yes", "--no-verify", extra_env=env
+        ).returncode
+        == 0
+    )
+    ctx = Context(paths=Paths(home.env, "linux"), project_dir=home.project)
+    session_id = backups.find_session(ctx.paths.backups_dir, None).id
+    assert not operations.plan_restore(ctx, session_id, force=False).drifts  # the preview
+    settings = home.home / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace("https://ai.megallm.io", "https://edited"))
+
+    with pytest.raises(MegallmError, match="changed while restore was waiting"):
+        operations.restore_to_apply(ctx, session_id, force=False)
+    assert "https://edited" in settings.read_text()

@@ -58,7 +58,7 @@ def restore(ctx: Context, session_id: str, force: bool = False) -> None:
     operations.apply_plan(
         ctx,
         f"restore {session_id}",
-        lambda: operations.restore_as_plan(operations.plan_restore(ctx, session_id, force)),
+        lambda: operations.restore_to_apply(ctx, session_id, force),
     )
 
 
