@@ -318,6 +318,38 @@ def image_before_megallm(
     return None
 
 
+@dataclass(frozen=True)
+class PriorValue:
+    """A user variable's value just before megallm first set it (None: it was not set)."""
+
+    session_id: str
+    value: str | None
+
+
+def value_before_megallm(backups_dir: Path, name: str) -> PriorValue | None:
+    """Walk back from the newest session to the first value of `name` megallm did not set.
+
+    A value some run set (an older key, before a rotation) is megallm's, not the user's.
+    """
+    sessions = [s for s in list_sessions(backups_dir) if s.status in (COMPLETE, INTERRUPTED)]
+    ours = {
+        e.sha256_after
+        for s in sessions
+        if s.command.startswith("setup")  # a remove or restore sets the user's value back
+        for e in s.variables
+        if e.name == name
+    }
+    for session in sessions:
+        for entry in session.variables:
+            if entry.name != name or entry.sha256_before in ours - {None}:
+                continue
+            try:
+                return PriorValue(session.id, session.value_before(entry))
+            except MegallmError:
+                continue
+    return None
+
+
 def dirs_created_for(backups_dir: Path, path: Path) -> tuple[Path, ...]:
     """The directories the newest run that created `path` made for it (deepest first)."""
     targets = {str(path), str(resolve_target(path))}

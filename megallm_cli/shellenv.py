@@ -576,13 +576,17 @@ def apply_user_variables(user_env: UserEnvironment, changes: Iterable[UserVariab
         for change in pending:
             _set_or_delete(user_env, change.name, change.after)
             done.append(change)
-    except BaseException:
-        for change in reversed(done):
-            _set_or_delete(user_env, change.name, change.before)
-        raise
-    finally:
         if done:
             user_env.broadcast_change()
+    except BaseException:
+        # Interrupted or failed, the broadcast included: the values go back too, so the
+        # engine's rollback of the files leaves nothing changed anywhere.
+        for change in reversed(done):
+            _set_or_delete(user_env, change.name, change.before)
+        if done:
+            with contextlib.suppress(Exception):
+                user_env.broadcast_change()
+        raise
 
 
 def _set_or_delete(user_env: UserEnvironment, name: str, value: str | None) -> None:
@@ -727,9 +731,9 @@ def plan_shell_env_removal(
 ) -> ShellEnvPlan:
     """Undo plan_shell_env wherever it left traces: blocks, the fish drop-in, the env files.
 
-    A user variable is deleted only while it still holds the value our env files hold: one
-    the user set differently is theirs. (Exact restore of earlier values goes through the
-    UserVariableChanges the setup plan recorded.)
+    A user variable is changed only while it still holds the value our env files hold (one the
+    user set differently is theirs): back to the value it had before megallm, per the backups,
+    or deleted.
     """
     changes: list[FileChange] = []
     for path, dialect in _block_candidates(paths):
@@ -746,10 +750,14 @@ def plan_shell_env_removal(
             changes.append(FileChange(path, before, after, AGENT, summary))
     registry: list[UserVariableChange] = []
     if user_env is not None:
+        from megallm_cli import backups
+
         for name in names:
             current = user_env.get(name)
             if current is not None and current == persisted_value(paths, name):
-                registry.append(UserVariableChange(name, current, None))
+                prior = backups.value_before_megallm(paths.backups_dir, name)
+                earlier = None if prior is None else prior.value
+                registry.append(UserVariableChange(name, current, earlier))
     for dialect in _DIALECTS:
         path = paths.config_dir / dialect.env_file_name
         before = _read(path)

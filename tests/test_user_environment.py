@@ -247,3 +247,36 @@ def test_doctor_checks_the_user_environment_against_the_persisted_key(tmp_path: 
     assert registry_finding() == ("fail", "MEGALLM_API_KEY is not in your Windows user environment")
     places = [f.title for f in doctor.key_place_findings(ctx, ["codex"])]
     assert not any("HKCU" in title for title in places)
+
+
+class InterruptedBroadcast(FakeUserEnvironment):
+    def broadcast_change(self) -> None:
+        super().broadcast_change()
+        if self.broadcasts == 1:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_broadcast_leaves_nothing_changed(tmp_path: Path) -> None:
+    user_env = InterruptedBroadcast({"PATH": "C:\\bin"})
+    ctx = windows_context(tmp_path / "home", user_env)
+    before = user_files(ctx)
+
+    with pytest.raises(KeyboardInterrupt):
+        setup(ctx)
+
+    assert user_env.values == {"PATH": "C:\\bin"}
+    assert user_files(ctx) == before
+
+
+def test_remove_puts_back_the_value_the_user_had_before_megallm(tmp_path: Path) -> None:
+    user_env = FakeUserEnvironment({"MEGALLM_API_KEY": "the user's own"})
+    ctx = windows_context(tmp_path / "home", user_env)
+    setup(ctx)
+    setup(ctx, NEW_KEY)  # a key rotation: the value before it is megallm's, not the user's
+
+    remove(ctx)
+    assert user_env.get("MEGALLM_API_KEY") == "the user's own"
+
+    setup(ctx)  # and again after a remove, which set the user's value back
+    remove(ctx)
+    assert user_env.get("MEGALLM_API_KEY") == "the user's own"
