@@ -68,8 +68,8 @@ class Entry:
     dirs_created: tuple[str, ...] = ()
     """Directories the run made for a file that did not exist, deepest first."""
     postimage: str | None = None
-    """The bytes the run wrote, kept (up to POSTIMAGE_LIMIT) so a restore can take out just
-    the run's keys from a file that an agent rewrote since."""
+    """The bytes the run wrote to a JSON file, kept (up to POSTIMAGE_LIMIT) so a restore can
+    take out just the run's keys from a file that an agent rewrote since."""
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> Entry:
@@ -235,7 +235,11 @@ def _record(
             preimage = f"files/{index}"
             atomic_write(directory / preimage, change.before, SECRET_FILE_MODE)
         postimage = None
-        if change.after is not None and len(change.after) <= POSTIMAGE_LIMIT:
+        if (
+            change.after is not None
+            and len(change.after) <= POSTIMAGE_LIMIT
+            and change.path.suffix in (".json", ".jsonc")  # what a key-level restore can use
+        ):
             postimage = f"files/{index}.after"
             atomic_write(directory / postimage, change.after, SECRET_FILE_MODE)
         mode_before = current_mode(target)
@@ -347,6 +351,19 @@ def value_before_megallm(backups_dir: Path, name: str) -> PriorValue | None:
                 return PriorValue(session.id, session.value_before(entry))
             except MegallmError:
                 continue
+    return None
+
+
+def image_after_megallm(backups_dir: Path, path: Path) -> bytes | None:
+    """What the newest setup wrote to `path` (None: no setup kept a copy), so remove can tell
+    a value megallm set from one the user set since."""
+    targets = {str(path), str(resolve_target(path))}
+    for session in list_sessions(backups_dir):
+        if session.status not in (COMPLETE, INTERRUPTED) or not session.command.startswith("setup"):
+            continue
+        for entry in session.entries:
+            if entry.path in targets or entry.target in targets:
+                return session.postimage(entry)
     return None
 
 

@@ -86,6 +86,34 @@ def test_the_model_setup_chose_goes_and_the_users_comes_back(home: Home) -> None
     assert "removed ANTHROPIC_MODEL" in removal.stderr
 
 
+def _set_model_by_hand(home: Home, model: str) -> None:
+    document = json.loads(settings_path(home).read_text())
+    document["env"]["ANTHROPIC_MODEL"] = model
+    settings_path(home).write_text(json.dumps(document, indent=2))
+
+
+def test_a_model_the_user_set_after_setup_is_theirs(home: Home) -> None:
+    write_settings(home, b'{\n  "env": {\n    "FOO": "1"\n  }\n}\n')
+    assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0  # no --model
+    _set_model_by_hand(home, "my-own-model")
+    assert home.run(*REMOVE).returncode == 0
+    assert json.loads(settings_path(home).read_text())["env"] == {
+        "FOO": "1",
+        "ANTHROPIC_MODEL": "my-own-model",
+    }
+
+
+def test_a_model_the_user_changed_after_setup_stays_changed(home: Home) -> None:
+    write_settings(home, b'{\n  "env": {\n    "ANTHROPIC_MODEL": "old-model"\n  }\n}\n')
+    setup = home.run(*SETUP, "--model", "claude-sonnet-4-5", extra_env=env_with_key())
+    assert setup.returncode == 0
+    _set_model_by_hand(home, "user-new-model")
+    assert home.run(*REMOVE).returncode == 0
+    assert json.loads(settings_path(home).read_text())["env"] == {
+        "ANTHROPIC_MODEL": "user-new-model"
+    }
+
+
 def test_a_rotated_key_still_goes_back_to_the_state_before_megallm(home: Home) -> None:
     original = write_settings(home, RICH_SETTINGS.encode())
     assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0

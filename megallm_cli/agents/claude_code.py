@@ -214,7 +214,7 @@ class ClaudeCode:
         if prior is None:
             after = _remove_without_backup(document, env, plan.notes)
         else:
-            after = _put_back(document, env, prior, plan)
+            after = _put_back(document, env, prior, _model_megallm_set(ctx, target), plan)
         plan.changes.append(
             FileChange(target, document.before, after, AGENT_ID, "remove MegaLLM env entries")
         )
@@ -372,10 +372,33 @@ def _remove_without_backup(
     return None if remaining == {} else encode_utf8(text)
 
 
+def _model_megallm_set(ctx: Context, path: Path) -> str | None:
+    """The ANTHROPIC_MODEL the newest setup wrote to `path`, if it wrote one."""
+    from megallm_cli import backups
+
+    written = backups.image_after_megallm(ctx.paths.backups_dir, path)
+    if written is None:
+        return None
+    try:
+        env = jsonfile.parse_object(decode_utf8(written, path), path, strict=False).get("env")
+    except ConfigParseError:
+        return None
+    model = env.get(MODEL_VAR) if isinstance(env, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def _put_back(
-    document: jsonfile.JsonDocument, env: dict[str, Any], prior: PriorImage, plan: AgentPlan
+    document: jsonfile.JsonDocument,
+    env: dict[str, Any],
+    prior: PriorImage,
+    model_set: str | None,
+    plan: AgentPlan,
 ) -> bytes | None:
-    """Every variable megallm sets or replaces goes back to its value in `prior`, or away."""
+    """Every variable megallm sets or replaces goes back to its value in `prior`, or away.
+
+    ANTHROPIC_MODEL only while it holds the model setup wrote (`model_set`): one the user chose
+    since, or set without megallm ever setting one, is theirs.
+    """
     path = document.path
     earlier: dict[str, Any] = (
         {}
@@ -387,7 +410,10 @@ def _put_back(
         earlier_env = {}
     text = document.text
     put_back = []
+    model_is_ours = model_set is not None and env.get(MODEL_VAR) == model_set
     for name in (BASE_URL_VAR, *AUTH_VARIABLES, MODEL_VAR):
+        if name == MODEL_VAR and not model_is_ours:
+            continue
         if name in AUTH_VARIABLES and isinstance(earlier_env.get(name), str):
             plan.secrets.append(earlier_env[name])  # the user's own key, shown in remove's diff
         if name in earlier_env:
@@ -403,7 +429,7 @@ def _put_back(
             f"{', '.join(put_back)} back in {path} as before megallm set Claude Code up "
             f"(backup {prior.session_id})"
         )
-    if MODEL_VAR in env and MODEL_VAR not in earlier_env:
+    if model_is_ours and MODEL_VAR not in earlier_env:
         plan.notes.append(
             f"removed {MODEL_VAR} from {path}: it was not there before megallm set Claude Code "
             f"up (backup {prior.session_id})"
