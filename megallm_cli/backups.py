@@ -68,8 +68,9 @@ class Entry:
     dirs_created: tuple[str, ...] = ()
     """Directories the run made for a file that did not exist, deepest first."""
     postimage: str | None = None
-    """The bytes the run wrote to a JSON file, kept (up to POSTIMAGE_LIMIT) so a restore can
-    take out just the run's keys from a file that an agent rewrote since."""
+    """The bytes the run wrote to a JSON or TOML config, kept (up to POSTIMAGE_LIMIT) so a
+    restore can take out just the run's keys from a file an agent rewrote since, and remove
+    can tell a value megallm wrote from one the user set later."""
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> Entry:
@@ -238,7 +239,8 @@ def _record(
         if (
             change.after is not None
             and len(change.after) <= POSTIMAGE_LIMIT
-            and change.path.suffix in (".json", ".jsonc")  # what a key-level restore can use
+            # JSON for a key-level restore, TOML to tell megallm's model from the user's
+            and change.path.suffix in (".json", ".jsonc", ".toml")
         ):
             postimage = f"files/{index}.after"
             atomic_write(directory / postimage, change.after, SECRET_FILE_MODE)

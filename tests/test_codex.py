@@ -521,6 +521,19 @@ def test_remove_brings_back_the_previous_provider_and_keeps_later_edits(home: Ho
     assert not (home.home / ".config" / "megallm" / "env.sh").exists()
 
 
+def test_remove_keeps_a_model_the_user_chose_after_setup(home: Home) -> None:
+    write_config(home, REALISTIC)
+    result = home.run(*SETUP, "--model", "codex=claude-sonnet-4-5", extra_env=key_env())
+    assert result.returncode == 0, result.stderr
+    chosen = config_path(home).read_text().replace('"claude-sonnet-4-5"', '"gpt-5-codex"')
+    config_path(home).write_text(chosen)
+    removed = home.run(*REMOVE, extra_env=key_env())
+    assert removed.returncode == 0, removed.stderr
+    assert 'model = "gpt-5-codex"' in config_path(home).read_text()
+    assert "kept model = 'gpt-5-codex'" in removed.stderr
+    assert "model_provider back to 'ollama-local'" in removed.stderr
+
+
 def test_remove_after_a_rerun_still_finds_the_original_provider(home: Home) -> None:
     write_config(
         home,

@@ -204,11 +204,18 @@ class Codex:
                         f"kept model = {model!r} in {path}: remove it by hand if megallm set it"
                     )
             elif ours and previous is not None:
+                model_set = _model_setup_wrote(ctx, path)
                 for key, old in (
                     ("model_provider", previous.model_provider),
                     ("model", previous.model),
                 ):
                     if config.value.get(key) == old:
+                        continue
+                    if key == "model" and config.value.get(key) != model_set:
+                        plan.notes.append(
+                            f"kept model = {config.value.get(key)!r} in {path}: set after "
+                            "megallm's setup, so it is yours"
+                        )
                         continue
                     if old is None:
                         editor.delete((), key)
@@ -350,6 +357,19 @@ def _provider_settings(ctx: Context) -> dict[str, str]:
         "env_key": KEY_ENV,
         "wire_api": "responses",
     }
+
+
+def _model_setup_wrote(ctx: Context, path: Path) -> object:
+    """The `model` the newest setup left in config.toml (None: none, or no copy kept)."""
+    from megallm_cli import backups
+
+    written = backups.image_after_megallm(ctx.paths.backups_dir, path)
+    if written is None:
+        return None
+    try:
+        return toml.parse(decode_utf8(written, path)).get("model")
+    except (ConfigParseError, toml.TomlError):
+        return None
 
 
 def previous_settings(ctx: Context, path: Path) -> PreviousSettings | None:
