@@ -521,7 +521,8 @@ def plan_restore(
                 after=wanted,
                 agent=entry.agent,
                 summary=summary,
-                mode=entry.mode_before,
+                # A file kept for later changes keeps its mode: it may hold others' secrets now.
+                mode=None if entry.path in merged_paths else entry.mode_before,
                 prune_dirs=tuple(Path(directory) for directory in entry.dirs_created),
             )
         )

@@ -14,7 +14,7 @@ from megallm_cli.agents import AGENT_IDS, get_agent
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection
 from megallm_cli.changes import FileChange, UserVariableChange
 from megallm_cli.errors import ConfigParseError, MegallmError
-from megallm_cli.request import SetupRequest
+from megallm_cli.request import Gateway, SetupRequest
 
 if TYPE_CHECKING:  # loaded by the commands that write or restore: status and doctor do neither
     from megallm_cli import backups, engine
@@ -105,7 +105,7 @@ def plan_setup(ctx: Context, request: SetupRequest) -> Plan:
         try:
             plans.append(agent.plan(ctx, request))
         except MegallmError as error:
-            _offer_the_others(error, agent_id, request.agents)
+            _offer_the_others(error, agent_id, request)
             raise
     env: dict[str, str] = {}
     for agent_plan in plans:
@@ -149,13 +149,18 @@ def _keep_the_key_out_of_git(ctx: Context, level: str, changes: list[FileChange]
     return warnings
 
 
-def _offer_the_others(error: MegallmError, failed: str, agent_ids: Sequence[str]) -> None:
+def _offer_the_others(error: MegallmError, failed: str, request: SetupRequest) -> None:
     """One agent's unreadable file stops the whole run (nothing is changed); say how to set up
-    the other agents meanwhile."""
-    others = [agent_id for agent_id in agent_ids if agent_id != failed]
+    the other agents meanwhile, with the same level and gateway."""
+    others = [agent_id for agent_id in request.agents if agent_id != failed]
     if not others:
         return
-    command = "megallm setup " + " ".join(f"--agent {agent_id}" for agent_id in others)
+    flags = [f"--agent {agent_id}" for agent_id in others]
+    if request.level != "user":
+        flags.append(f"--level {request.level} --project-dir {request.project_dir}")
+    if request.gateway.origin != Gateway().origin:
+        flags.append(f"--base-url {request.gateway.origin}")
+    command = "megallm setup " + " ".join(flags)
     skip = f"to set up the others without {get_agent(failed).display_name}: {command}"
     error.hint = f"{error.hint}; {skip}" if error.hint else skip
 

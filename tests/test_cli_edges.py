@@ -107,13 +107,18 @@ def test_one_unreadable_config_stops_the_run_and_names_the_command_for_the_other
         "codex",
         "--agent",
         "opencode",
+        "--base-url",
+        "http://127.0.0.1:9",
         "--yes",
         "--no-verify",
         extra_env={"MEGALLM_API_KEY": TEST_KEY},
     )
     assert result.returncode == 1
     assert f"{settings}:" in result.stderr
-    assert "without Claude Code: megallm setup --agent codex --agent opencode" in result.stderr
+    assert (
+        "without Claude Code: megallm setup --agent codex --agent opencode "
+        "--base-url http://127.0.0.1:9"
+    ) in " ".join(result.stderr.split())
     assert home.snapshot() == before
 
 
