@@ -426,6 +426,8 @@ def test_remove_puts_back_the_users_own_openai_compatible_provider(tmp_path: Pat
         "back to http://localhost:1234/v1" in note and "updatedAt it had then" in note
         for note in plan.notes
     )
+    # the diff of this remove shows both keys: the plan names them for masking
+    assert mine["providers"]["openai-compatible"]["settings"]["apiKey"] in plan.secrets
 
 
 def test_remove_points_last_used_provider_where_it_pointed(tmp_path: Path) -> None:

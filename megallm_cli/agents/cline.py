@@ -320,6 +320,12 @@ class Cline:
             return plan
         prior = _image_before_megallm(ctx, path)
         previous_entry = _previous_entry(prior, plan.notes) if prior is not None else None
+        # Remove's diff shows our key going and the user's own one coming back.
+        for entry in (_entry(document.value), previous_entry or {}):
+            settings = entry.get("settings")
+            secret = settings.get("apiKey") if isinstance(settings, dict) else None
+            if isinstance(secret, str):
+                plan.secrets.append(secret)
         if previous_entry is None:
             text = jsonc.delete_value(document.text, list(OUR_ENTRY))
         else:
