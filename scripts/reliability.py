@@ -2640,8 +2640,10 @@ Still open:
   not set up either; the error's hint now names the command that sets them up without the
   broken one.
 - **A key of ours that someone changed since is a conflict**: restore then reports drift for
-  that file and needs --force (which writes the old bytes); Cline rewrites `updatedAt` of the
-  entry megallm wrote, so a Cline file that Cline saved since is such a conflict.
+  that file and needs --force, which writes the old bytes and so drops the other changes too
+  (a save stamp such as Cline's `updatedAt` on megallm's entry does not count as a change).
+  Files over 16 MiB (a very large ~/.claude.json) keep no post-image, so for them any change
+  since the run is such a conflict.
 """
 
 METHOD_NOTES = """\
