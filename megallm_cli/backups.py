@@ -415,6 +415,19 @@ def list_sessions(backups_dir: Path) -> list[Session]:
     return sessions
 
 
+def remembered_gateway(backups_dir: Path) -> str | None:
+    """The gateway origin the newest setup recorded (`setup … --base-url URL`), or None when
+    it used the default or there is none."""
+    for session in list_sessions(backups_dir):
+        words = session.command.split()
+        if words[:1] != ["setup"]:
+            continue
+        if "--base-url" in words[:-1]:
+            return words[words.index("--base-url") + 1]
+        return None
+    return None
+
+
 # A pending session is a run that was killed (or is still running: restore then waits for its
 # lock and plans from the files as that run left them). Either way every file it touched holds
 # its old or its new bytes, so it restores like a complete one.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from megallm_cli.engine import ApplyResult
     from megallm_cli.gateway import KeyCheck
     from megallm_cli.operations import Plan
+    from megallm_cli.paths import Paths
 
 app = typer.Typer(
     name="megallm",
@@ -51,13 +52,25 @@ def _context(project_dir: Optional[Path], base_url: Optional[str] = None) -> Con
         raise UsageError(
             f"project dir {directory} does not exist", hint="pass an existing --project-dir"
         )
-    gateway = Gateway.parse(base_url or paths.env.get("MEGALLM_BASE_URL"))
+    gateway = Gateway.parse(
+        base_url or paths.env.get("MEGALLM_BASE_URL") or _remembered_gateway(paths)
+    )
     user_env = None
     if paths.family == "windows":  # elsewhere there is none, and shellenv need not load
         from megallm_cli.shellenv import default_user_environment
 
         user_env = default_user_environment(paths)
     return Context(paths=paths, project_dir=directory.resolve(), gateway=gateway, user_env=user_env)
+
+
+def _remembered_gateway(paths: Paths) -> str | None:
+    """The gateway the newest setup was given, so status, doctor, remove and the next setup
+    judge the agents by it without --base-url again."""
+    if not paths.backups_dir.is_dir():
+        return None
+    from megallm_cli.backups import remembered_gateway
+
+    return remembered_gateway(paths.backups_dir)
 
 
 def _interactive() -> bool:
@@ -269,7 +282,7 @@ def setup(
     del plan
     applied, result = operations.apply_plan(
         ctx,
-        "setup " + " ".join(chosen),
+        operations.setup_command(request),
         lambda: operations.plan_setup(ctx, request),
         on_write=lambda change: ui.say(f"  wrote {change.path}", "dim"),
         on_wait=ui.waiting_for_lock,

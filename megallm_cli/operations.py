@@ -69,6 +69,15 @@ class Plan:
         return [*self.notes, *(note for p in self.agent_plans for note in p.notes)]
 
 
+def setup_command(request: SetupRequest) -> str:
+    """How a setup is recorded in its backup session: the agents, and a gateway other than
+    the default, which later commands then take as the user's (backups.remembered_gateway)."""
+    command = "setup " + " ".join(request.agents)
+    if request.gateway.origin != Gateway().origin:
+        command += f" --base-url {request.gateway.origin}"
+    return command
+
+
 def preview(build: Callable[[], Plan]) -> Plan:
     """The plan shown before asking. A parse error in a file written in the last moments is
     tried again (Claude Code rewrites ~/.claude.json in place while it runs); a file that is

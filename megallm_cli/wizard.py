@@ -704,7 +704,7 @@ def apply(ctx: Context, request: SetupRequest | None, selection: Selection) -> A
         ui.say("applying…")
         _, applied.setup = operations.apply_plan(
             ctx,
-            "setup " + " ".join(request.agents),
+            operations.setup_command(request),
             lambda: operations.plan_setup(ctx, request),
             on_write=progress,
             on_wait=ui.waiting_for_lock,

@@ -225,8 +225,24 @@ def test_status_counts_a_custom_gateway_as_megallm_when_told_its_origin(home: Ho
         [codex] = [row for row in json.loads(result.stdout)["data"] if row["agent"] == "codex"]
         return bool(codex["configured"][0]["megallm"])
 
-    assert not megallm_flag()
+    assert megallm_flag()  # the gateway the last setup was given is remembered
     assert megallm_flag("--base-url", origin)
+    assert not megallm_flag("--base-url", "https://other.example")
+
+
+def test_remove_on_a_custom_gateway_keeps_what_the_other_agents_use(home: Home) -> None:
+    env = {"MEGALLM_API_KEY": TEST_KEY, "MEGALLM_SHELL": "bash"}
+    agents = ("--agent", "codex", "--agent", "opencode", "--agent", "claude-code")
+    setup = ("setup", *agents, "--base-url", "http://127.0.0.1:9", "--yes", "--no-verify")
+    assert home.run(*setup, extra_env=env).returncode == 0
+    env_file = home.home / ".config" / "megallm" / "env.sh"
+
+    assert home.run("remove", "--agent", "opencode", "--yes", extra_env=env).returncode == 0
+    assert env_file.exists()  # Codex still reads the key from it
+
+    assert home.run("remove", "--all", "--yes", extra_env=env).returncode == 0
+    assert not env_file.exists()
+    assert not (home.home / ".claude" / "settings.json").exists()
 
 
 def test_quiet_doctor_prints_the_problems_alone(home: Home) -> None:
