@@ -356,16 +356,29 @@ def value_before_megallm(backups_dir: Path, name: str) -> PriorValue | None:
     return None
 
 
-def image_after_megallm(backups_dir: Path, path: Path) -> bytes | None:
-    """What the newest setup wrote to `path` (None: no setup kept a copy), so remove can tell
-    a value megallm set from one the user set since."""
+def value_megallm_wrote(
+    backups_dir: Path, path: Path, read: Callable[[bytes | None], object]
+) -> object:
+    """The value (`read` from the file's bytes) that the newest setup changing it left in
+    `path`; None when no setup changed it or kept a copy. A setup that only re-ran (a key
+    rotation) left the value as it found it, maybe the user's own: it does not count."""
     targets = {str(path), str(resolve_target(path))}
     for session in list_sessions(backups_dir):
         if session.status not in (COMPLETE, INTERRUPTED) or not session.command.startswith("setup"):
             continue
         for entry in session.entries:
-            if entry.path in targets or entry.target in targets:
-                return session.postimage(entry)
+            if entry.path not in targets and entry.target not in targets:
+                continue
+            written = session.postimage(entry)
+            if written is None:
+                return None
+            try:
+                before = session.preimage(entry)
+            except MegallmError:
+                return None
+            value = read(written)
+            if value != read(before):
+                return value
     return None
 
 

@@ -114,6 +114,16 @@ def test_a_model_the_user_changed_after_setup_stays_changed(home: Home) -> None:
     }
 
 
+def test_a_model_the_user_changed_stays_changed_through_a_key_rotation(home: Home) -> None:
+    write_settings(home, b'{\n  "env": {\n    "ANTHROPIC_MODEL": "opus"\n  }\n}\n')
+    setup = home.run(*SETUP, "--model", "claude-sonnet-4-5", extra_env=env_with_key())
+    assert setup.returncode == 0
+    _set_model_by_hand(home, "sonnet-mine")
+    assert home.run(*SETUP, extra_env=env_with_key(OTHER_KEY)).returncode == 0  # rotation
+    assert home.run(*REMOVE).returncode == 0
+    assert json.loads(settings_path(home).read_text())["env"] == {"ANTHROPIC_MODEL": "sonnet-mine"}
+
+
 def test_a_rotated_key_still_goes_back_to_the_state_before_megallm(home: Home) -> None:
     original = write_settings(home, RICH_SETTINGS.encode())
     assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0

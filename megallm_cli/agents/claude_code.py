@@ -373,17 +373,18 @@ def _remove_without_backup(
 
 
 def _model_megallm_set(ctx: Context, path: Path) -> str | None:
-    """The ANTHROPIC_MODEL the newest setup wrote to `path`, if it wrote one."""
+    """The ANTHROPIC_MODEL the newest setup that changed it wrote to `path`."""
     from megallm_cli import backups
 
-    written = backups.image_after_megallm(ctx.paths.backups_dir, path)
-    if written is None:
-        return None
-    try:
-        env = jsonfile.parse_object(decode_utf8(written, path), path, strict=False).get("env")
-    except ConfigParseError:
-        return None
-    model = env.get(MODEL_VAR) if isinstance(env, dict) else None
+    def model_in(data: bytes | None) -> object:
+        try:
+            value = jsonfile.parse_object(decode_utf8(data or b"", path), path, strict=False)
+        except ConfigParseError:
+            return None
+        env = value.get("env")
+        return env.get(MODEL_VAR) if isinstance(env, dict) else None
+
+    model = backups.value_megallm_wrote(ctx.paths.backups_dir, path, model_in)
     return model if isinstance(model, str) else None
 
 

@@ -360,16 +360,16 @@ def _provider_settings(ctx: Context) -> dict[str, str]:
 
 
 def _model_setup_wrote(ctx: Context, path: Path) -> object:
-    """The `model` the newest setup left in config.toml (None: none, or no copy kept)."""
+    """The `model` the newest setup that changed it left in config.toml (None: none did)."""
     from megallm_cli import backups
 
-    written = backups.image_after_megallm(ctx.paths.backups_dir, path)
-    if written is None:
-        return None
-    try:
-        return toml.parse(decode_utf8(written, path)).get("model")
-    except (ConfigParseError, toml.TomlError):
-        return None
+    def model_in(data: bytes | None) -> object:
+        try:
+            return toml.parse(decode_utf8(data or b"", path)).get("model")
+        except (ConfigParseError, toml.TomlError):
+            return None
+
+    return backups.value_megallm_wrote(ctx.paths.backups_dir, path, model_in)
 
 
 def previous_settings(ctx: Context, path: Path) -> PreviousSettings | None:
