@@ -234,12 +234,18 @@ def apply_plan(
 def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
     """Unconfigure the agents; the shell env goes too once no remaining agent reads it."""
     plans = [get_agent(agent_id).unconfigure(ctx, level) for agent_id in agent_ids]
-    still_using_env = [
-        agent_id
+    staying = {
+        agent_id: [
+            c for c in get_agent(agent_id).configured(ctx) if ctx.gateway.matches(c.base_url)
+        ]
         for agent_id in AGENT_IDS
         if agent_id not in agent_ids
-        and get_agent(agent_id).needs_shell_env
-        and any(ctx.gateway.matches(c.base_url) for c in get_agent(agent_id).configured(ctx))
+    }
+    _keep_shared_files(plans, staying)
+    still_using_env = [
+        agent_id
+        for agent_id, found in staying.items()
+        if found and get_agent(agent_id).needs_shell_env
     ]
     if not still_using_env:
         from megallm_cli import shellenv
@@ -255,6 +261,31 @@ def plan_remove(ctx: Context, agent_ids: Sequence[str], level: str) -> Plan:
     for agent_plan in plans:
         agent_plan.changes = [_with_dirs_it_made(ctx, change) for change in agent_plan.changes]
     return Plan(plans)
+
+
+def _keep_shared_files(plans: list[AgentPlan], staying: dict[str, list[Configured]]) -> None:
+    """OpenCode and Kilo can read one file (a project's opencode.json): removing one of them
+    must not take megallm's provider from the other, and removing both edits the file once."""
+    kept_by = {
+        os.path.realpath(path): agent_id
+        for agent_id, found in staying.items()
+        for configured in found
+        for path in configured.files
+    }
+    planned: set[str] = set()
+    for agent_plan in plans:
+        unique = []
+        for change in agent_plan.changes:
+            key = os.path.realpath(change.path)
+            if key in kept_by:
+                agent_plan.notes.append(
+                    f"kept {change.path}: {get_agent(kept_by[key]).display_name} reads "
+                    "megallm's settings there too"
+                )
+            elif key not in planned:
+                planned.add(key)
+                unique.append(change)
+        agent_plan.changes = unique
 
 
 def _with_dirs_it_made(ctx: Context, change: FileChange) -> FileChange:

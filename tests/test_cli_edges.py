@@ -277,3 +277,21 @@ def test_a_settings_dir_linked_into_a_dotfiles_repository_is_refused(home: Home)
     assert result.returncode == 1
     assert f"is tracked by git in {repo}" in result.stderr
     assert home.snapshot() == before
+
+
+def test_opencode_and_kilo_sharing_a_project_file_are_removed_one_at_a_time(home: Home) -> None:
+    env = {"MEGALLM_API_KEY": TEST_KEY, "MEGALLM_SHELL": "bash"}
+    project = ("--level", "project", "--project-dir", str(home.project))
+    setup = ("setup", "--agent", "opencode", "--agent", "kilo", *project, "--yes", "--no-verify")
+    assert home.run(*setup, extra_env=env).returncode == 0
+    shared = home.project / "opencode.json"
+    assert shared.exists()
+
+    kilo_only = home.run("remove", "--agent", "kilo", *project, "--yes", extra_env=env)
+    assert kilo_only.returncode == 0, kilo_only.stderr
+    assert "OpenCode reads megallm's settings there too" in kilo_only.stderr
+    assert json.loads(shared.read_text())["provider"]["megallm"]
+
+    both = home.run("remove", "--all", *project, "--yes", extra_env=env)
+    assert both.returncode == 0, both.stderr
+    assert not shared.exists()
