@@ -522,6 +522,7 @@ def restore(
             None,
             ["id", "created", "command", "status", "files"],
             [[s.id, s.created, s.command, s.status, str(len(s.entries))] for s in sessions],
+            whole=["id"],
         )
         return
     if not latest and not session_id:
@@ -537,7 +538,8 @@ def restore(
     if plan.drifts and not force:
         raise MegallmError(
             f"{len(plan.drifts)} file(s) changed since run {plan.session.id}; nothing restored",
-            hint="look at them, then pass --force to overwrite them with the backup",
+            hint="look at them; `megallm remove` takes out only megallm's settings and keeps "
+            "the rest, `--force` writes the old bytes over them",
         )
     for change in plan.changes:
         kept = (

@@ -144,7 +144,13 @@ def progress(message: str) -> AbstractContextManager[object]:
     return console().status(mask(message))
 
 
-def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+def print_table(
+    title: str | None,
+    columns: Iterable[str],
+    rows: Iterable[Iterable[str]],
+    whole: Iterable[str] = (),
+) -> None:
+    """`whole`: columns never folded (ids people copy), the others fold to fit."""
     if _quiet:
         return
     from rich import box
@@ -155,8 +161,9 @@ def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterab
         box=box.ASCII if not can_draw_unicode() else box.SIMPLE_HEAD,
         title_justify="left",
     )
+    unbroken = set(whole)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in unbroken)
     from rich.text import Text
 
     for row in rows:
