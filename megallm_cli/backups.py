@@ -8,10 +8,8 @@ unless forced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +42,15 @@ ROLLED_BACK = "rolled-back"
 INTERRUPTED = "interrupted"
 
 
+def _remove_tree(directory: Path, ignore_errors: bool) -> None:
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=ignore_errors)
+
+
 def sha256(data: bytes | None) -> str | None:
+    import hashlib  # here, not at the top: status reads the backups but hashes nothing
+
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
@@ -181,7 +187,7 @@ class Session:
 
     def discard(self) -> None:
         """Delete a session that guards nothing (its run put every file back)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
+        _remove_tree(self.directory, ignore_errors=True)
 
 
 def new_session_id() -> str:
@@ -215,7 +221,7 @@ def create_session(
     try:
         return _record(directory, session_id, command, changes, variables)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        _remove_tree(directory, ignore_errors=True)
         raise
 
 
@@ -430,10 +436,16 @@ def list_sessions(backups_dir: Path) -> list[Session]:
 
 def remembered_gateway(backups_dir: Path) -> str | None:
     """The gateway origin the newest setup recorded (`setup … --base-url URL`), or None when
-    it used the default or there is none."""
-    for session in list_sessions(backups_dir):
-        words = session.command.split()
-        if words[:1] != ["setup"]:
+    it used the default or there is none. Reads manifests newest first, only as far as needed:
+    every command asks this."""
+    for directory in _session_dirs(backups_dir):
+        try:
+            raw = json.loads((directory / "manifest.json").read_text())
+            words = str(raw["command"]).split()
+            status = raw["status"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if words[:1] != ["setup"] or status not in (COMPLETE, INTERRUPTED):
             continue
         if "--base-url" in words[:-1]:
             return words[words.index("--base-url") + 1]
@@ -619,7 +631,7 @@ def prune(backups_dir: Path, keep: int = KEEP_SESSIONS) -> list[str]:
     for session in (s for s in sessions if s.id < oldest_kept):
         doomed = session.directory.with_name(f".{session.id}.pruned")
         os.rename(session.directory, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        _remove_tree(doomed, ignore_errors=True)
         removed.append(session.id)
     return removed
 
@@ -642,7 +654,7 @@ def remove_orphans(backups_dir: Path) -> list[Path]:
         if not directory.is_dir():
             continue
         if directory.name.startswith(".") or not (directory / "manifest.json").exists():
-            shutil.rmtree(directory, ignore_errors=True)
+            _remove_tree(directory, ignore_errors=True)
             removed.append(directory)
     return removed
 
