@@ -437,8 +437,12 @@ def list_sessions(backups_dir: Path) -> list[Session]:
 def remembered_gateway(backups_dir: Path) -> str | None:
     """The gateway origin the newest setup recorded (`setup … --base-url URL`), or None when
     it used the default or there is none. Reads manifests newest first, only as far as needed:
-    every command asks this."""
-    for directory in _session_dirs(backups_dir):
+    every command asks this; what it cannot read, it does not remember."""
+    try:
+        directories = _session_dirs(backups_dir)
+    except OSError:
+        return None
+    for directory in directories:
         try:
             raw = json.loads((directory / "manifest.json").read_text())
             words = str(raw["command"]).split()

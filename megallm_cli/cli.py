@@ -66,7 +66,9 @@ def _context(project_dir: Optional[Path], base_url: Optional[str] = None) -> Con
 def _remembered_gateway(paths: Paths) -> str | None:
     """The gateway the newest setup was given, so status, doctor, remove and the next setup
     judge the agents by it without --base-url again."""
-    if not paths.backups_dir.is_dir():
+    from megallm_cli.fsio import seen_dir
+
+    if not seen_dir(paths.backups_dir):  # none yet, or behind a directory we may not read
         return None
     from megallm_cli.backups import remembered_gateway
 
