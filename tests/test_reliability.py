@@ -116,7 +116,7 @@ def test_bad_input_gets_one_clear_error_and_changes_nothing(trials: ModuleType) 
             "home/.claude/settings.json: read-only file (0444)",
             "home/.claude/settings.json: unreadable (another owner, 0600)",
             "home/.claude/settings.json: immutable (chattr +i)",
-            "home/.bashrc: unreadable directory (another owner, 0700)",  # HOME itself
+            "home/.claude.json: unreadable directory (another owner, 0700)",  # HOME itself
             "HOME set but empty",  # fixed in 3f7311a; run as nobody, so / stays safe
         }
     section = trials.run_badinput(quick=True, only=chosen, full_disk=os.geteuid() == 0)
