@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 MANIFEST_VERSION = 1
 KEEP_SESSIONS = 20
 POSTIMAGE_LIMIT = 16 * 1024 * 1024
+GATEWAY_FLAG = "--base-url"
+"""How a setup's command in its manifest names a gateway other than the default."""
 
 PENDING = "pending"
 COMPLETE = "complete"
@@ -125,39 +127,32 @@ class Session:
 
     def preimage(self, entry: Entry) -> bytes | None:
         """The bytes `entry`'s file had before the run; a missing or altered copy is an error."""
-        if entry.preimage is None:
-            return None
-        path = self.directory / entry.preimage
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise self._damaged(f"{path} cannot be read ({error.strerror})") from None
-        if sha256(data) != entry.sha256_before:
-            raise self._damaged(f"{path} is not the copy of {entry.path} it was")
-        return data
+        return self._copy(entry.preimage, entry.sha256_before, entry.path)
 
     def postimage(self, entry: Entry) -> bytes | None:
         """The bytes the run wrote, when they were kept and are intact."""
-        if entry.postimage is None:
-            return None
         try:
-            data = (self.directory / entry.postimage).read_bytes()
-        except OSError:
+            return self._copy(entry.postimage, entry.sha256_after, entry.path)
+        except MegallmError:
             return None
-        return data if sha256(data) == entry.sha256_after else None
 
     def value_before(self, entry: VariableEntry) -> str | None:
         """The value `entry`'s variable had before the run (None: it was not set)."""
-        if entry.preimage is None:
+        data = self._copy(entry.preimage, entry.sha256_before, entry.location)
+        return None if data is None else data.decode("utf-8")
+
+    def _copy(self, name: str | None, digest: str | None, of: str) -> bytes | None:
+        """A copy kept in the session (None: none was), checked against its recorded hash."""
+        if name is None:
             return None
-        path = self.directory / entry.preimage
+        path = self.directory / name
         try:
             data = path.read_bytes()
         except OSError as error:
             raise self._damaged(f"{path} cannot be read ({error.strerror})") from None
-        if sha256(data) != entry.sha256_before:
-            raise self._damaged(f"{path} is not the copy of {entry.location} it was")
-        return data.decode("utf-8")
+        if sha256(data) != digest:
+            raise self._damaged(f"{path} is not the copy of {of} it was")
+        return data
 
     def _damaged(self, problem: str) -> MegallmError:
         return MegallmError(
@@ -305,6 +300,22 @@ class PriorImage:
     data: bytes | None
 
 
+def _history(
+    backups_dir: Path, path: Path, *, finished: bool = True, setups: bool = False
+) -> Iterator[tuple[Session, Entry]]:
+    """Every session's entry for `path` (by its name or the file a link points to), newest
+    first; `finished`: complete or interrupted runs only; `setups`: setup runs only."""
+    targets = {str(path), str(resolve_target(path))}
+    for session in list_sessions(backups_dir):
+        if finished and session.status not in (COMPLETE, INTERRUPTED):
+            continue
+        if setups and not session.command.startswith("setup"):
+            continue
+        for entry in session.entries:
+            if entry.path in targets or entry.target in targets:
+                yield session, entry
+
+
 def image_before_megallm(
     backups_dir: Path, path: Path, is_megallms: Callable[[bytes | None], bool]
 ) -> PriorImage | None:
@@ -314,19 +325,13 @@ def image_before_megallm(
     that already point at megallm; `is_megallms` says which those are, and they are skipped.
     Unreadable or damaged pre-images are skipped too: `remove` then falls back to deleting.
     """
-    targets = {str(path), str(resolve_target(path))}
-    for session in list_sessions(backups_dir):
-        if session.status not in (COMPLETE, INTERRUPTED):
+    for session, entry in _history(backups_dir, path):
+        try:
+            data = session.preimage(entry)
+        except MegallmError:
             continue
-        for entry in session.entries:
-            if entry.path not in targets and entry.target not in targets:
-                continue
-            try:
-                data = session.preimage(entry)
-            except MegallmError:
-                continue
-            if not is_megallms(data):
-                return PriorImage(session.id, data)
+        if not is_megallms(data):
+            return PriorImage(session.id, data)
     return None
 
 
@@ -368,33 +373,25 @@ def value_megallm_wrote(
     """The value (`read` from the file's bytes) that the newest setup changing it left in
     `path`; None when no setup changed it or kept a copy. A setup that only re-ran (a key
     rotation) left the value as it found it, maybe the user's own: it does not count."""
-    targets = {str(path), str(resolve_target(path))}
-    for session in list_sessions(backups_dir):
-        if session.status not in (COMPLETE, INTERRUPTED) or not session.command.startswith("setup"):
-            continue
-        for entry in session.entries:
-            if entry.path not in targets and entry.target not in targets:
-                continue
-            written = session.postimage(entry)
-            if written is None:
-                return None
-            try:
-                before = session.preimage(entry)
-            except MegallmError:
-                return None
-            value = read(written)
-            if value != read(before):
-                return value
+    for session, entry in _history(backups_dir, path, setups=True):
+        written = session.postimage(entry)
+        if written is None:
+            return None
+        try:
+            before = session.preimage(entry)
+        except MegallmError:
+            return None
+        value = read(written)
+        if value != read(before):
+            return value
     return None
 
 
 def dirs_created_for(backups_dir: Path, path: Path) -> tuple[Path, ...]:
     """The directories the newest run that created `path` made for it (deepest first)."""
-    targets = {str(path), str(resolve_target(path))}
-    for session in list_sessions(backups_dir):
-        for entry in session.entries:
-            if not entry.existed and (entry.path in targets or entry.target in targets):
-                return tuple(Path(directory) for directory in entry.dirs_created)
+    for _session, entry in _history(backups_dir, path, finished=False):
+        if not entry.existed:
+            return tuple(Path(directory) for directory in entry.dirs_created)
     return ()
 
 
@@ -451,8 +448,8 @@ def remembered_gateway(backups_dir: Path) -> str | None:
             continue
         if words[:1] != ["setup"] or status not in (COMPLETE, INTERRUPTED):
             continue
-        if "--base-url" in words[:-1]:
-            return words[words.index("--base-url") + 1]
+        if GATEWAY_FLAG in words[:-1]:
+            return words[words.index(GATEWAY_FLAG) + 1]
         return None
     return None
 

@@ -84,6 +84,22 @@ class UserVariableChange:
         return UserVariableChange(self.name, self.after, self.before, self.agent)
 
 
+def bytes_after_removal(
+    edited: str,
+    before_megallm: bytes | None,
+    *,
+    nothing_left: Callable[[], bool],
+    reads_the_same: Callable[[bytes], bool],
+) -> bytes | None:
+    """What `remove` leaves in a file, given its bytes before megallm first changed it (None:
+    megallm created it): no file when megallm created it and nothing else is left in `edited`;
+    the old bytes themselves when what is left reads the same as them (a `{}`, a blank file or
+    a layout that minimal deletes cannot rebuild); otherwise the edited text."""
+    if before_megallm is None:
+        return None if nothing_left() else edited.encode("utf-8")
+    return before_megallm if reads_the_same(before_megallm) else edited.encode("utf-8")
+
+
 def unified_diff(change: FileChange, mask: Callable[[str], str]) -> str:
     """A unified diff of one change, passed through `mask` so secrets never reach a screen."""
     before = _lines(change.before)

@@ -72,9 +72,11 @@ class Plan:
 def setup_command(request: SetupRequest) -> str:
     """How a setup is recorded in its backup session: the agents, and a gateway other than
     the default, which later commands then take as the user's (backups.remembered_gateway)."""
+    from megallm_cli.backups import GATEWAY_FLAG
+
     command = "setup " + " ".join(request.agents)
     if request.gateway.origin != Gateway().origin:
-        command += f" --base-url {request.gateway.origin}"
+        command += f" {GATEWAY_FLAG} {request.gateway.origin}"
     return command
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from megallm_cli.agents import jsonfile, vscode
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
-from megallm_cli.changes import SECRET_FILE_MODE, FileChange
+from megallm_cli.changes import SECRET_FILE_MODE, FileChange, bytes_after_removal
 from megallm_cli.errors import ConfigParseError, FileProblem, MegallmError, UsageError
 from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import decode_utf8, encode_utf8
@@ -341,12 +341,12 @@ class Cline:
                 text = jsonc.set_value(text, ["lastUsedProvider"], last_used)
                 plan.notes.append(f"Cline will use its {last_used} provider again")
         remaining = jsonc.parse(text)
-        after: bytes | None = encode_utf8(text)
-        if prior is None or prior.data is None:
-            if _holds_no_settings(remaining):
-                after = None
-        elif _same_settings(text, remaining, prior):
-            after = prior.data
+        after = bytes_after_removal(
+            text,
+            None if prior is None else prior.data,
+            nothing_left=lambda: _holds_no_settings(remaining),
+            reads_the_same=lambda _: prior is not None and _same_settings(text, remaining, prior),
+        )
         plan.changes.append(
             FileChange(path, document.before, after, AGENT_ID, f"remove the {PROVIDER_ID} provider")
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, bytes_after_removal
 from megallm_cli.errors import ConfigParseError, FileProblem, UsageError
 from megallm_cli.formats import toml
 from megallm_cli.formats.text import decode_utf8, encode_utf8
@@ -228,13 +228,16 @@ class Codex:
                     )
             editor.delete_table(PROVIDER_TABLE)
             text = editor.text()
-        before_megallm = previous.data if previous is not None else None
-        after: bytes | None = encode_utf8(text)
-        if previous is not None and before_megallm is None:
-            if not text.strip("\ufeff \t\r\n"):
-                after = None  # megallm created the file and nothing else is in it
-        elif before_megallm is not None and _same_document(text, before_megallm, path):
-            after = before_megallm  # byte for byte, whatever layout our edits left
+        after = (
+            encode_utf8(text)  # no backup: nothing to go back to
+            if previous is None
+            else bytes_after_removal(
+                text,
+                previous.data,
+                nothing_left=lambda: not text.strip("\ufeff \t\r\n"),
+                reads_the_same=lambda data: _same_document(text, data, path),
+            )
+        )
         plan.changes.append(
             FileChange(path, config.before, after, AGENT_ID, "remove the MegaLLM provider")
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from megallm_cli.changes import bytes_after_removal
 from megallm_cli.errors import ConfigParseError
 from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import decode_utf8, encode_utf8
@@ -104,10 +105,14 @@ def after_removal(path: Path, text: str, prior: PriorImage, *, strict: bool) -> 
     remaining = parse_object(text, path, strict=False)
     if jsonc.has_comments(text):
         return encode_utf8(text)
-    if prior.data is None:
-        return None if remaining == {} else encode_utf8(text)
-    try:
-        earlier = parse_object(decode_utf8(prior.data, path), path, strict=strict)
-    except ConfigParseError:
-        return encode_utf8(text)
-    return prior.data if jsonc.same_json(earlier, remaining) else encode_utf8(text)
+
+    def reads_the_same(data: bytes) -> bool:
+        try:
+            earlier = parse_object(decode_utf8(data, path), path, strict=strict)
+        except ConfigParseError:
+            return False
+        return jsonc.same_json(earlier, remaining)
+
+    return bytes_after_removal(
+        text, prior.data, nothing_left=lambda: remaining == {}, reads_the_same=reads_the_same
+    )

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from megallm_cli.agents import jsonfile
 from megallm_cli.agents.base import AgentPlan, Configured, Context, Detection, Finding, Status
-from megallm_cli.changes import FileChange
+from megallm_cli.changes import FileChange, bytes_after_removal
 from megallm_cli.errors import ConfigParseError, FileProblem
 from megallm_cli.formats import jsonc
 from megallm_cli.formats.text import decode_utf8, encode_utf8
@@ -470,12 +470,18 @@ class OpenCodeFamilyAgent:
     def _undone(self, text: str, path: Path, prior: _PriorConfig | None) -> bytes | None:
         """The bytes remove leaves: the old ones when only layout tells them apart from `text`;
         none (delete) for a file megallm created, or with no backup, that has nothing else."""
-        if prior is None or prior.data is None:
-            return None if self._only_ours_left(text, path) else encode_utf8(text)
-        remaining = jsonfile.parse_object(text, path, strict=False)
-        if remaining == prior.value and _layout_free(text) == _layout_free(prior.text):
-            return prior.data
-        return encode_utf8(text)
+
+        def reads_the_same(data: bytes) -> bool:
+            earlier_text, earlier = _parsed(data, path)
+            remaining = jsonfile.parse_object(text, path, strict=False)
+            return remaining == earlier and _layout_free(text) == _layout_free(earlier_text)
+
+        return bytes_after_removal(
+            text,
+            None if prior is None else prior.data,
+            nothing_left=lambda: self._only_ours_left(text, path),
+            reads_the_same=reads_the_same,
+        )
 
     def _only_ours_left(self, text: str, path: Path) -> bool:
         """Nothing but the `$schema` we add to files we create, and no comment: delete it."""
