@@ -32,7 +32,7 @@ MAX_WORKERS = 6
 SHOWN_LINES = 6
 
 # Keep the agents from phoning home: telemetry, auto-update and model-catalog fetches.
-QUIET_ENV = {
+OFFLINE_ENV = {
     "DISABLE_TELEMETRY": "1",
     "DISABLE_AUTOUPDATER": "1",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -40,8 +40,8 @@ QUIET_ENV = {
     "KILO_TELEMETRY_LEVEL": "off",
     "KILO_DISABLE_MODELS_FETCH": "1",
     "KILO_DISABLE_AUTOUPDATE": "1",
-    "NO_COLOR": "1",
 }
+QUIET_ENV = {**OFFLINE_ENV, "NO_COLOR": "1"}  # and plain text, for the findings
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

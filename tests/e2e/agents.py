@@ -18,16 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INSTALL_TIMEOUT = 600
-# Everything that would make an agent contact a vendor: telemetry, updates, model catalogs.
-QUIET_ENV = {
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "OPENCODE_DISABLE_MODELS_FETCH": "1",
-    "KILO_TELEMETRY_LEVEL": "off",
-    "KILO_DISABLE_MODELS_FETCH": "1",
-    "KILO_DISABLE_AUTOUPDATE": "1",
-}
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from megallm_cli.doctor_deep import OFFLINE_ENV
 from megallm_cli.keysource import KEY_ENV
 from tests.conftest import Home
-from tests.e2e.agents import QUIET_ENV, SPECS, AgentSpec
+from tests.e2e.agents import SPECS, AgentSpec
 from tests.e2e.conftest import agent_binary
 from tests.fake_gateway_fixture import TEST_KEY, fake_gateway, load_fake_gateway_module
 
@@ -50,7 +51,7 @@ def agent_env(home: Home, binary: Path, spec: AgentSpec) -> dict[str, str]:
     """What a login shell would start from: no key, our quiet switches, the agent on PATH."""
     env = {
         **home.env,
-        **QUIET_ENV,
+        **OFFLINE_ENV,
         **spec.env,
         "PATH": f"{binary.parent}{os.pathsep}{home.env['PATH']}",
         # A failing agent must fail now, not retry for minutes (claude -p retries a 401).
