@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from megallm_cli import backups
+from megallm_cli import agentlock, backups
 from megallm_cli.changes import SECRET_DIR_MODE, FileChange, UserVariableChange
 from megallm_cli.errors import ApplyFailed, ConfigParseError, LockBusy, MegallmError, UsageError
 from megallm_cli.fsio import (
@@ -135,6 +135,7 @@ def recover(paths: Paths, on_wait: LockWaitNotice | None = None) -> list[str]:
 
 
 def _recover_all(paths: Paths) -> list[str]:
+    agentlock.remove_left_lock(paths.agent_lock_marker)
     backups.remove_orphans(paths.backups_dir)
     recovered = []
     for session in backups.pending_sessions(paths.backups_dir):
@@ -166,9 +167,11 @@ def apply(
     with run_lock(paths, on_wait):
         recovered = _recover_all(paths)
         attempt = 1
+        contended: Path | None = None
         while True:
             try:
-                result = _apply_once(paths, command, build_plan, on_write, user_env)
+                with _agent_lock(paths, contended):
+                    result = _apply_once(paths, command, build_plan, on_write, user_env, contended)
             except (ChangedMeanwhile, ConfigParseError) as changed:
                 # A parse error here, after the preview parsed the same file, is most likely a
                 # file caught halfway through another program's in-place rewrite.
@@ -184,6 +187,9 @@ def apply(
                 # Let the other writer finish; a random pause keeps two retrying runs apart.
                 time.sleep(random.uniform(0.02, 0.08) * attempt)
                 attempt += 1
+                # An agent that takes a lock to write the file cannot write it while the next
+                # try holds that lock from its read to its write.
+                contended = changed.path
                 continue
             result.recovered_sessions = recovered
             return result
@@ -195,7 +201,9 @@ def _apply_once(
     build_plan: Callable[[], Sequence[PlannedChange]],
     on_write: Callable[[FileChange], None] | None,
     user_env: UserEnvironment | None,
+    locked: Path | None,
 ) -> ApplyResult:
+    """One try; `locked` is a file whose agent's lock the caller holds already."""
     planned = build_plan()
     plan = [change for change in planned if isinstance(change, FileChange)]
     variables = [c for c in planned if isinstance(c, UserVariableChange) and not c.is_noop]
@@ -220,9 +228,10 @@ def _apply_once(
             _step_pause(paths)
             made_dirs = missing_dirs(resolve_target(change.path).parent)
             mode_before = current_mode(change.path)
-            _write(change)
-            written.append(_Written(change, mode_before, made_dirs))
-            _validate(change)
+            with _agent_lock(paths, None if change.path == locked else change.path):
+                _write(change)
+                written.append(_Written(change, mode_before, made_dirs))
+                _validate(change)
             if on_write:
                 on_write(change)
         if variables and user_env is not None:
@@ -232,7 +241,7 @@ def _apply_once(
             apply_user_variables(user_env, variables)
             result.user_variables = variables
     except ChangedMeanwhile:
-        problems, left = _roll_back(written)
+        problems, left = _roll_back(paths, written, locked)
         if problems:
             session.mark(backups.ROLLED_BACK)
             raise ApplyFailed(
@@ -247,7 +256,7 @@ def _apply_once(
             session.discard()  # every file is back as it was: this backup guards nothing
         raise
     except BaseException as failure:
-        problems, left = _roll_back(written)
+        problems, left = _roll_back(paths, written, locked)
         session.mark(backups.ROLLED_BACK)
         if isinstance(failure, (KeyboardInterrupt, SystemExit)):
             raise
@@ -360,6 +369,18 @@ def _expecting(path: Path, expected: bytes | None) -> Callable[[], None]:
     return guard
 
 
+@contextmanager
+def _agent_lock(paths: Paths, path: Path | None) -> Iterator[None]:
+    """Hold the lock the agent itself takes to write `path`, if it takes one."""
+    lock = None if path is None else paths.agent_write_lock(path)
+    if lock is None:
+        yield
+        return
+    lock_dir, owner = lock
+    with agentlock.held(lock_dir, paths.agent_lock_marker, owner=owner):
+        yield
+
+
 def _write(change: FileChange) -> None:
     guard = _expecting(change.path, change.before)
     if change.after is None:
@@ -387,7 +408,9 @@ class _Written:
     made_dirs: list[Path]
 
 
-def _roll_back(written: list[_Written]) -> tuple[list[str], list[Path]]:
+def _roll_back(
+    paths: Paths, written: list[_Written], locked: Path | None
+) -> tuple[list[str], list[Path]]:
     """Put back what this run wrote; a file another program rewrote since is left as it is.
 
     Returns the problems (writes that failed) and the files left alone.
@@ -398,15 +421,20 @@ def _roll_back(written: list[_Written]) -> tuple[list[str], list[Path]]:
         change = entry.change
         guard = _expecting(change.path, change.after)
         try:
-            if change.before is None:
-                atomic_delete(change.path, before_unlink=guard)
-                remove_empty_dirs(entry.made_dirs)
-            else:
-                atomic_write(change.path, change.before, entry.mode_before, before_replace=guard)
+            with _agent_lock(paths, None if change.path == locked else change.path):
+                if change.before is None:
+                    atomic_delete(change.path, before_unlink=guard)
+                    remove_empty_dirs(entry.made_dirs)
+                else:
+                    atomic_write(
+                        change.path, change.before, entry.mode_before, before_replace=guard
+                    )
         except ChangedMeanwhile:
             left.append(change.path)
         except OSError as error:
             problems.append(f"could not restore {change.path}: {error.strerror or error}")
+        except ApplyFailed as error:  # the agent held its lock on the file too long
+            problems.append(f"could not restore {change.path}: {error}")
     return problems, left
 
 

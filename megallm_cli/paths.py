@@ -123,6 +123,18 @@ class Paths:
     def lock_file(self) -> Path:
         return self.state_dir / "megallm.lock"
 
+    @property
+    def agent_lock_marker(self) -> Path:
+        """Names the agent's lock a run holds, so the next run can clean up after a kill."""
+        return self.state_dir / "agent-lock"
+
+    def agent_write_lock(self, path: Path) -> tuple[Path, str] | None:
+        """The lock an agent takes to write `path` and the agent's name, for files it rewrites
+        while it runs (agentlock.py)."""
+        if path == self.claude_state_file:
+            return Path(f"{path}.lock"), "Claude Code"
+        return None
+
     # --- agents ---
     @cached_property
     def claude_config_dir(self) -> Path:

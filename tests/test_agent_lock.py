@@ -1,0 +1,235 @@
+"""megallm takes Claude Code's own lock on ~/.claude.json while it compares and replaces it.
+
+Claude Code 2.1.332 saves ~/.claude.json under the lock directory ~/.claude.json.lock
+(proper-lockfile: mkdir to take it, rmdir to release it, older than 10 s is stale); the
+concurrency trial with a writer doing the same is in tests/test_reliability.py.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from megallm_cli import agentlock, engine, fsio
+from megallm_cli.changes import FileChange
+from megallm_cli.errors import ApplyFailed
+from megallm_cli.paths import Paths
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Paths({"HOME": str(home), "XDG_STATE_HOME": str(tmp_path / "state")}, platform="linux")
+
+
+def lock_of(paths: Paths) -> Path:
+    found = paths.agent_write_lock(paths.claude_state_file)
+    assert found is not None
+    return found[0]
+
+
+def state_change(paths: Paths, after: bytes, **kwargs: object) -> FileChange:
+    path = paths.claude_state_file
+    return FileChange(path, fsio.read_bytes(path), after, "claude-code", "edit", **kwargs)  # type: ignore[arg-type]
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def release_later(lock: Path, delay: float) -> threading.Thread:
+    def release() -> None:
+        time.sleep(delay)
+        os.rmdir(lock)
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    return thread
+
+
+def test_only_claude_codes_state_file_has_a_lock(paths: Paths) -> None:
+    assert paths.agent_write_lock(paths.claude_state_file) == (
+        Path(f"{paths.claude_state_file}.lock"),
+        "Claude Code",
+    )
+    assert paths.agent_write_lock(paths.claude_config_dir / "settings.json") is None
+    assert paths.agent_write_lock(paths.codex_home / "config.toml") is None
+
+
+def test_claude_config_dir_moves_the_lock_with_the_file(tmp_path: Path) -> None:
+    moved = Paths({"HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / "cc")}, "linux")
+    assert moved.agent_write_lock(tmp_path / "cc" / ".claude.json") == (
+        tmp_path / "cc" / ".claude.json.lock",
+        "Claude Code",
+    )
+
+
+def test_held_takes_the_lock_and_gives_it_back(paths: Paths, tmp_path: Path) -> None:
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    with agentlock.held(lock, marker, owner="Claude Code"):
+        assert lock.is_dir()
+        assert marker.read_text().strip() == str(lock)
+    assert not lock.exists()
+    assert not marker.exists()
+
+
+def test_held_waits_for_a_live_holder(paths: Paths, tmp_path: Path) -> None:
+    lock = lock_of(paths)
+    lock.mkdir()
+    started = time.monotonic()
+    releaser = release_later(lock, 0.3)
+    with agentlock.held(lock, tmp_path / "marker", owner="Claude Code"):
+        waited = time.monotonic() - started
+        assert lock.is_dir()
+    releaser.join()
+    assert waited >= 0.3
+
+
+def test_held_takes_over_a_stale_lock(paths: Paths, tmp_path: Path) -> None:
+    lock = lock_of(paths)
+    lock.mkdir()
+    age(lock, agentlock.STALE_AFTER + 1)
+    started = time.monotonic()
+    with agentlock.held(lock, tmp_path / "marker", owner="Claude Code"):
+        assert time.monotonic() - started < 1
+        assert time.time() - lock.stat().st_mtime < 5  # ours now, not the dead holder's
+    assert not lock.exists()
+
+
+def test_a_lock_held_too_long_is_a_clear_error(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agentlock, "WAIT_AT_MOST", 0.2)
+    lock = lock_of(paths)
+    lock.mkdir()
+    entered = False
+    with (
+        pytest.raises(ApplyFailed) as raised,
+        agentlock.held(lock, tmp_path / "marker", owner="Claude Code"),
+    ):
+        entered = True
+    assert not entered
+    assert "Claude Code has held its lock" in str(raised.value)
+    assert str(lock) in str(raised.value)
+    assert lock.is_dir()  # the holder's lock is left alone
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_stale_lock_that_is_not_an_empty_directory_is_not_removed(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agentlock, "WAIT_AT_MOST", 0.2)
+    lock = lock_of(paths)
+    lock.mkdir()
+    (lock / "keep").write_text("someone's")
+    age(lock, agentlock.STALE_AFTER + 1)
+    with pytest.raises(ApplyFailed), agentlock.held(lock, tmp_path / "marker", owner="x"):
+        pass
+    assert (lock / "keep").read_text() == "someone's"
+
+
+def test_no_lock_where_the_files_directory_does_not_exist(tmp_path: Path) -> None:
+    lock = tmp_path / "absent" / ".claude.json.lock"
+    with agentlock.held(lock, tmp_path / "marker", owner="Claude Code"):
+        assert not lock.parent.exists()
+    assert not (tmp_path / "marker").exists()
+
+
+def test_the_lock_a_killed_run_left_is_removed(paths: Paths, tmp_path: Path) -> None:
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    marker.write_text(f"{lock}\n")
+    lock.mkdir()
+    assert agentlock.remove_left_lock(marker) == lock
+    assert not lock.exists()
+    assert not marker.exists()
+
+
+def test_a_lock_made_long_after_the_marker_is_the_agents(paths: Paths, tmp_path: Path) -> None:
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    marker.write_text(f"{lock}\n")
+    age(marker, 60)
+    lock.mkdir()
+    assert agentlock.remove_left_lock(marker) is None
+    assert lock.is_dir()
+    assert not marker.exists()
+
+
+def test_without_a_marker_nothing_is_removed(paths: Paths, tmp_path: Path) -> None:
+    lock = lock_of(paths)
+    lock.mkdir()
+    assert agentlock.remove_left_lock(tmp_path / "marker") is None
+    assert lock.is_dir()
+
+
+def test_the_engine_writes_the_state_file_inside_the_lock(paths: Paths) -> None:
+    paths.claude_state_file.write_text('{"numStartups": 3}\n')
+    seen: list[bool] = []  # while the written file is read back and validated
+    result = engine.apply(
+        paths,
+        "test",
+        lambda: [
+            state_change(
+                paths,
+                b'{"numStartups": 3, "x": 1}\n',
+                validate=lambda data: seen.append(lock_of(paths).is_dir()),
+            )
+        ],
+    )
+    assert result.written and seen == [True]
+    assert not lock_of(paths).exists()
+    assert not paths.agent_lock_marker.exists()
+
+
+def test_the_engine_waits_for_claude_code_to_finish_its_save(paths: Paths) -> None:
+    paths.claude_state_file.write_text('{"numStartups": 3}\n')
+    lock = lock_of(paths)
+    lock.mkdir()
+    releaser = release_later(lock, 0.3)
+    started = time.monotonic()
+    written_at: list[float] = []
+    engine.apply(
+        paths,
+        "test",
+        lambda: [state_change(paths, b'{"numStartups": 3, "x": 1}\n')],
+        on_write=lambda change: written_at.append(time.monotonic() - started),
+    )
+    releaser.join()
+    assert written_at and written_at[0] >= 0.3
+    assert paths.claude_state_file.read_bytes() == b'{"numStartups": 3, "x": 1}\n'
+
+
+def test_the_next_run_removes_the_lock_a_killed_run_held(paths: Paths) -> None:
+    paths.claude_state_file.write_text("{}\n")
+    paths.backups_dir.mkdir(parents=True)
+    lock = lock_of(paths)
+    paths.agent_lock_marker.write_text(f"{lock}\n")
+    lock.mkdir()
+    engine.recover(paths)
+    assert not lock.exists()
+    assert not paths.agent_lock_marker.exists()
+
+
+def test_a_file_that_kept_changing_is_planned_again_under_the_agents_lock(paths: Paths) -> None:
+    """The second try holds the lock from its read: a writer honouring it cannot interleave."""
+    state = paths.claude_state_file
+    state.write_text('{"n": 0}\n')
+    lock = lock_of(paths)
+    plans: list[bool] = []
+
+    def build() -> list[FileChange]:
+        plans.append(lock.is_dir())
+        planned = state_change(paths, b'{"ours": true}\n')
+        if len(plans) == 1:  # Claude Code saves between our first read and our write
+            state.write_text('{"n": 1}\n')
+        return [planned]
+
+    engine.apply(paths, "test", build)
+    assert plans == [False, True]
+    assert state.read_bytes() == b'{"ours": true}\n'
+    assert not lock.exists()
