@@ -538,21 +538,21 @@ def plan_restore(
         summary = f"restore {entry.summary}"
         if current_hash != entry.sha256_after and current_hash != entry.sha256_before:
             # --force asks for the old bytes; without it, a JSON file keeps the changes since.
-            merged = None if force else _take_out_the_runs_keys(session, entry, wanted, current)
-            if merged is not None:
+            merged = (
+                None
+                if force or current is None
+                else _take_out_the_runs_keys(session, entry, wanted, current)
+            )
+            if merged is None or isinstance(merged, str):
+                reason = "deleted since" if current is None else "changed since this run wrote it"
+                drifts.append(Drift(entry.path, f"{reason}: {merged}" if merged else reason))
+                if not force:
+                    continue
+            else:
                 wanted = merged.data
                 if merged.kept_changes:
                     summary = f"restore {entry.summary}, keeping the changes made since"
                     merged_paths.append(entry.path)
-            else:
-                drifts.append(
-                    Drift(
-                        entry.path,
-                        "deleted since" if current is None else "changed since this run wrote it",
-                    )
-                )
-                if not force:
-                    continue
         changes.append(
             FileChange(
                 path=path,
@@ -570,15 +570,22 @@ def plan_restore(
 
 
 def _take_out_the_runs_keys(
-    session: Session, entry: Entry, preimage: bytes | None, current: bytes | None
-) -> Reverted | None:
-    """For a JSON file changed since the run: the run's keys reverted, the rest kept."""
-    postimage = session.postimage(entry)
-    if current is None or postimage is None:
+    session: Session, entry: Entry, preimage: bytes | None, current: bytes
+) -> Reverted | str | None:
+    """For a JSON file changed since the run: the run's keys reverted, the rest kept; or why
+    not (str); None for a file that is not merged key by key."""
+    if Path(entry.path).suffix not in (".json", ".jsonc"):
         return None
-    from megallm_cli.threeway import revert
+    postimage = session.postimage(entry)
+    if postimage is None:
+        return (
+            "this run kept no copy of what it wrote (none is kept of files over "
+            f"{POSTIMAGE_LIMIT // 2**20} MiB), so its keys cannot be told from later changes"
+        )
+    from megallm_cli.threeway import Conflict, revert
 
-    return revert(preimage, postimage, current)
+    result = revert(preimage, postimage, current)
+    return result.reason if isinstance(result, Conflict) else result
 
 
 def _plan_variables_restore(

@@ -5,7 +5,7 @@ Cline bumps `updatedAt`), so by the time a user restores, the file is rarely wha
 wrote. Overwriting it with the old bytes would lose the agent's changes. Instead: diff the run's
 pre-image and post-image key by key, and revert exactly those keys in the current file through
 the minimal JSONC edits, as long as each still holds the value the run gave it. Any key that
-someone else changed since is a conflict: the caller falls back to reporting drift.
+someone else changed since is a conflict, named, and the caller reports the file as drift.
 """
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ class Reverted:
     kept_changes: bool
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Why the run's keys cannot be taken out of the current file, for the user."""
+
+    reason: str
+
+
 def key_edits(before: Any, after: Any, prefix: tuple[str, ...] = ()) -> list[KeyEdit]:
     """What changed from `before` to `after`, as edits of leaves; objects are descended into,
     also where one side lacks them (an object the run added is a set of added keys)."""
@@ -81,19 +88,22 @@ def lookup(document: Any, path: Sequence[str]) -> Any:
     return document
 
 
-def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | None:
-    """`current` with the edits that turned `before` into `after` undone, or None when that
-    is not possible: a file that is not a JSON object, or a key changed by someone else."""
+def revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Conflict:
+    """`current` with the edits that turned `before` into `after` undone, or the Conflict that
+    prevents it: a file that is not a JSON object, or a key changed by someone else."""
     try:
         return _revert(before, after, current)
-    except (ValueError, UnicodeDecodeError, RecursionError, TypeError, AttributeError):
-        # Not JSON; a key of the run's now below something that is no longer an object (jsonc
-        # raises TypeError there, _assign AttributeError); or nested deeper than the
-        # comparisons here go: all conflicts, which restore reports as drift.
-        return None
+    except (ValueError, UnicodeDecodeError):
+        return Conflict("it is no longer a JSON object")
+    except (TypeError, AttributeError):
+        # A key of the run's now below something that is no longer an object (jsonc raises
+        # TypeError there, _assign AttributeError).
+        return Conflict("an object holding this run's keys was replaced since")
+    except RecursionError:
+        return Conflict("it is nested too deep to compare")
 
 
-def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | None:
+def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | Conflict:
     old = _object(before) if before is not None and not _blank(before) else {}
     new = _object(after)
     now = _object(current)
@@ -111,7 +121,7 @@ def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | No
             continue
         wanted = _reverted_value(edit, lookup(now, edit.path))
         if wanted is None:
-            return None
+            return Conflict(f"{_dotted(edit.path)} was changed since")
         if wanted[0] is MISSING:
             text = jsonc.delete_value(text, edit.path)
         else:
@@ -122,7 +132,8 @@ def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | No
             text = jsonc.delete_value(text, path)
             _assign(expected, path, MISSING)
     if not jsonc.same_json(jsonc.parse(text), expected):
-        return None  # the edits did not do what they should: never write a guess
+        # The edits did not do what they should: never write a guess.
+        return Conflict("this run's keys could not be taken out exactly")
     if (
         _blank(before)
         and all(value in ({}, [], None) for value in expected.values())
@@ -134,6 +145,13 @@ def _revert(before: bytes | None, after: bytes, current: bytes) -> Reverted | No
         return Reverted(before, False)
     kept = not jsonc.same_json(expected, old)
     return Reverted(text.encode("utf-8"), kept)
+
+
+def _dotted(path: Sequence[str]) -> str:
+    """`env.ANTHROPIC_BASE_URL`; a key with a dot or a space in it is quoted."""
+    return ".".join(
+        key if key and all(c.isalnum() or c in "_-" for c in key) else f'"{key}"' for key in path
+    )
 
 
 def _blank(data: bytes | None) -> bool:

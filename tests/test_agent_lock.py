@@ -190,8 +190,8 @@ def test_the_engine_waits_for_claude_code_to_finish_its_save(paths: Paths) -> No
     paths.claude_state_file.write_text('{"numStartups": 3}\n')
     lock = lock_of(paths)
     lock.mkdir()
-    releaser = release_later(lock, 0.3)
     started = time.monotonic()
+    releaser = release_later(lock, 0.3)
     written_at: list[float] = []
     engine.apply(
         paths,

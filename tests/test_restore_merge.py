@@ -59,7 +59,10 @@ def test_a_key_of_ours_changed_since_is_still_refused(home: Home) -> None:
     result = home.run("restore", "--latest", extra_env=env)
 
     assert result.returncode == 1
-    assert f"{settings} changed since this run wrote it" in result.stderr
+    assert (
+        f"{settings} changed since this run wrote it: env.ANTHROPIC_BASE_URL was changed since"
+        in result.stderr
+    )
     assert settings.read_bytes() == edited
 
 
