@@ -125,7 +125,7 @@ _megallm() {
             ;;
         'remove')
             commands=''
-            options='--agent -a --all --level -l --project-dir --base-url --yes -y --dry-run --help -h'
+            options='--agent -a --all --level -l --project-dir --base-url --yes -y --dry-run --json --help -h'
             ;;
         'restore')
             commands=''

@@ -91,6 +91,7 @@ complete -c megallm -n '__megallm_at remove' -l 'project-dir' -x -a '(__fish_com
 complete -c megallm -n '__megallm_at remove' -l 'base-url' -x -d 'Gateway origin that was set.'
 complete -c megallm -n '__megallm_at remove' -l 'yes' -s 'y' -d 'Remove without asking.'
 complete -c megallm -n '__megallm_at remove' -l 'dry-run' -d 'Show the diff; write nothing.'
+complete -c megallm -n '__megallm_at remove' -l 'json' -d 'Print one JSON envelope on stdout.'
 complete -c megallm -n '__megallm_at remove' -l 'help' -s 'h' -d 'Show this message and exit.'
 
 # megallm restore

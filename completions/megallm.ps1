@@ -84,6 +84,7 @@ Register-ArgumentCompleter -Native -CommandName 'megallm', 'megallm.exe' -Script
                 @{ Names = @('--base-url'); Help = 'Gateway origin that was set.'; TakesValue = $true; Choices = @() }
                 @{ Names = @('--yes', '-y'); Help = 'Remove without asking.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--dry-run'); Help = 'Show the diff; write nothing.'; TakesValue = $false; Choices = @() }
+                @{ Names = @('--json'); Help = 'Print one JSON envelope on stdout.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--help', '-h'); Help = 'Show this message and exit.'; TakesValue = $false; Choices = @() }
             )
         }

@@ -594,6 +594,7 @@ def remove(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Gateway origin that was set."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove without asking."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Take out only what megallm set, keeping every later edit (backed up, restorable).
 
@@ -614,21 +615,27 @@ def remove(
                 f"unknown agent '{agent_id}'", hint=f"agents are: {', '.join(AGENT_IDS)}"
             )
     plan = operations.preview(lambda: operations.plan_remove(ctx, chosen, level))
-    _print_plan(plan, show_diff=dry_run)
+    _print_plan(plan, show_diff=dry_run and not json_output)
     if dry_run:
+        if json_output:
+            ui.emit_json("remove", True, _plan_json(plan, dry_run=True))
         ui.say("dry run: nothing was written")
         return
     if plan.is_noop:
+        if json_output:
+            ui.emit_json("remove", True, {"session": None, **_plan_json(plan, dry_run=False)})
         ui.say("nothing of megallm's to remove")
         return
     count = len(plan.pending) + len(plan.user_variables)
     _confirm(f"Remove MegaLLM settings ({count} change(s))?", yes)
-    _, result = operations.apply_plan(
+    applied, result = operations.apply_plan(
         ctx,
         "remove " + " ".join(chosen),
         lambda: operations.plan_remove(ctx, chosen, level),
         on_wait=ui.waiting_for_lock,
     )
+    if json_output:
+        ui.emit_json("remove", True, {"session": result.session_id, **_plan_json(applied, False)})
     ui.say(f"removed: {_written(result, 'changed')}", "green")
     if result.session_id:
         ui.say(

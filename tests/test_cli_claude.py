@@ -306,6 +306,25 @@ def test_remove_keeps_later_edits(home: Home) -> None:
     assert json.loads(settings_path(home).read_text()) == {"model": "haiku"}
 
 
+def test_remove_with_json_reports_the_session_and_each_file(home: Home) -> None:
+    assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0
+    preview = json.loads(home.run("remove", "--agent", "claude-code", "--dry-run", "--json").stdout)
+    assert preview["data"]["dry_run"] is True
+    planned = {change["path"] for change in preview["data"]["changes"]}
+    assert str(settings_path(home)) in planned
+
+    result = home.run("remove", "--agent", "claude-code", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    envelope = json.loads(result.stdout)
+    assert envelope["command"] == "remove" and envelope["ok"] is True
+    assert {change["path"] for change in envelope["data"]["changes"]} == planned
+    listing = json.loads(home.run("restore", "--list", "--json").stdout)["data"]
+    assert envelope["data"]["session"] == listing[0]["id"]
+
+    again = json.loads(home.run("remove", "--agent", "claude-code", "--yes", "--json").stdout)
+    assert again["data"]["session"] is None and again["data"]["changes"] == []
+
+
 def test_claude_config_dir_is_honoured(home: Home) -> None:
     config_dir = home.root / "claude-config"
     result = home.run(*SETUP, extra_env={**env_with_key(), "CLAUDE_CONFIG_DIR": str(config_dir)})

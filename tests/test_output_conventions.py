@@ -25,6 +25,7 @@ JSON_COMMANDS = {
     "doctor": ("doctor", "--json"),
     "models": ("models", "--json", "--base-url", "http://127.0.0.1:9"),
     "restore": ("restore", "--list", "--json"),
+    "remove": ("remove", "--all", "--dry-run", "--json"),
     "setup": ("setup", "--agent", "claude-code", "--no-verify", "--dry-run", "--json"),
 }
 KEY_ENV = {"MEGALLM_API_KEY": TEST_KEY}
