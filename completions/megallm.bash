@@ -117,7 +117,7 @@ _megallm() {
             ;;
         'doctor')
             commands=''
-            options='--agent -a --project-dir --base-url --online --probe --deep --json --help -h'
+            options='--agent -a --project-dir --base-url --online --probe --deep --json --quiet -q --help -h'
             ;;
         'models')
             commands=''

@@ -74,6 +74,7 @@ complete -c megallm -n '__megallm_at doctor' -l 'online' -d 'Also ask the gatewa
 complete -c megallm -n '__megallm_at doctor' -l 'probe' -d '--online, plus one 1-token request per API the agents use (costs tokens).'
 complete -c megallm -n '__megallm_at doctor' -l 'deep' -d 'Also ask each installed agent whether it accepts its config.'
 complete -c megallm -n '__megallm_at doctor' -l 'json' -d 'Print one JSON envelope on stdout.'
+complete -c megallm -n '__megallm_at doctor' -l 'quiet' -s 'q' -d 'Print only the problems, one line each (as `megallm -q`).'
 complete -c megallm -n '__megallm_at doctor' -l 'help' -s 'h' -d 'Show this message and exit.'
 
 # megallm models

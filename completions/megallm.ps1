@@ -61,6 +61,7 @@ Register-ArgumentCompleter -Native -CommandName 'megallm', 'megallm.exe' -Script
                 @{ Names = @('--probe'); Help = '--online, plus one 1-token request per API the agents use (costs tokens).'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--deep'); Help = 'Also ask each installed agent whether it accepts its config.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--json'); Help = 'Print one JSON envelope on stdout.'; TakesValue = $false; Choices = @() }
+                @{ Names = @('--quiet', '-q'); Help = 'Print only the problems, one line each (as `megallm -q`).'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--help', '-h'); Help = 'Show this message and exit.'; TakesValue = $false; Choices = @() }
             )
         }

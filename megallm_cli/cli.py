@@ -419,6 +419,9 @@ def doctor(
         False, "--deep", help="Also ask each installed agent whether it accepts its config."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only the problems, one line each (as `megallm -q`)."
+    ),
 ) -> None:
     """Check that every configured agent is set up right. Exit 0 healthy, 1 problems.
 
@@ -426,17 +429,19 @@ def doctor(
     """
     from megallm_cli import doctor as checks
 
+    if quiet:
+        ui.set_quiet(True)
     ctx = _context(project_dir, base_url)
     findings = checks.run(ctx, agent or None)
     if online or probe:
         from megallm_cli import doctor_online
 
-        with ui.console().status("asking the gateway…"):
+        with ui.progress("asking the gateway…"):
             findings += doctor_online.run(ctx, agent or None, probe_wires=probe)
     if deep:
         from megallm_cli import doctor_deep
 
-        with ui.console().status("asking the agents…"):
+        with ui.progress("asking the agents…"):
             findings += doctor_deep.run(ctx, agent or None)
     # Online and deep findings join their agent's group instead of starting a new one.
     groups = list(dict.fromkeys(f.agent for f in findings))

@@ -258,6 +258,9 @@ def test_quiet_doctor_prints_the_problems_alone(home: Home) -> None:
     assert all(line.startswith(("shell: ", "keys: ", "codex: ")) for line in lines), lines
     assert any("another MEGALLM_API_KEY" in line or "not set" in line for line in lines)
     assert "passed" not in result.stderr
+    # where people put it, after the command, it means the same
+    after = home.run("doctor", "-q", extra_env={"MEGALLM_API_KEY": ""})
+    assert (after.returncode, after.stderr) == (result.returncode, result.stderr)
 
 
 def test_a_settings_dir_linked_into_a_dotfiles_repository_is_refused(home: Home) -> None:
