@@ -159,7 +159,9 @@ def apply(
     overwriting each other's work. Another program (a running agent) does not take our lock:
     each file is compared with the bytes its change was planned from at the last moment before
     it is replaced, and if it changed, this run's writes are rolled back and the plan is made
-    again from the new bytes, so the other program's edit is kept.
+    again from the new bytes, so the other program's edit is kept. Where the agent takes a lock
+    of its own to write a file (Claude Code's ~/.claude.json.lock), that lock is held around
+    the comparison, the replace and the read-back, and on a retry from the read on.
 
     User variables (`user_env`, Windows' HKCU\\Environment) are set after every file is
     written and validated, all or none; if they cannot be, the files are rolled back.
@@ -228,7 +230,7 @@ def _apply_once(
             _step_pause(paths)
             made_dirs = missing_dirs(resolve_target(change.path).parent)
             mode_before = current_mode(change.path)
-            with _agent_lock(paths, None if change.path == locked else change.path):
+            with _agent_lock(paths, change.path, held=locked):
                 _write(change)
                 written.append(_Written(change, mode_before, made_dirs))
                 _validate(change)
@@ -370,9 +372,10 @@ def _expecting(path: Path, expected: bytes | None) -> Callable[[], None]:
 
 
 @contextmanager
-def _agent_lock(paths: Paths, path: Path | None) -> Iterator[None]:
-    """Hold the lock the agent itself takes to write `path`, if it takes one."""
-    lock = None if path is None else paths.agent_write_lock(path)
+def _agent_lock(paths: Paths, path: Path | None, held: Path | None = None) -> Iterator[None]:
+    """Hold the lock the agent itself takes to write `path`, if it takes one and the caller
+    does not hold it already (the lock of `held`)."""
+    lock = None if path is None or path == held else paths.agent_write_lock(path)
     if lock is None:
         yield
         return
@@ -421,7 +424,7 @@ def _roll_back(
         change = entry.change
         guard = _expecting(change.path, change.after)
         try:
-            with _agent_lock(paths, None if change.path == locked else change.path):
+            with _agent_lock(paths, change.path, held=locked):
                 if change.before is None:
                     atomic_delete(change.path, before_unlink=guard)
                     remove_empty_dirs(entry.made_dirs)
