@@ -227,10 +227,10 @@ def _apply_once(
     written: list[_Written] = []
     try:
         for change in to_write:
-            _step_pause(paths)
             made_dirs = missing_dirs(resolve_target(change.path).parent)
             mode_before = current_mode(change.path)
             with _agent_lock(paths, change.path, held=locked):
+                _step_pause(paths)
                 _write(change)
                 written.append(_Written(change, mode_before, made_dirs))
                 _validate(change)

@@ -627,6 +627,9 @@ def _check_after_kill(
     after = world_snapshot(world)
     strays = {str(path.relative_to(world.root)) for path in stray_temps(world.root)}
     section.counts["stray temps right after a kill"] += len(strays)
+    section.counts["agent locks right after a kill"] += Path(
+        f"{world.paths.claude_state_file}.lock"
+    ).exists()
     for relative in sorted(set(before) | set(after)):
         old, new = before.get(relative), after.get(relative)
         if relative in strays or old == new:
@@ -670,6 +673,10 @@ def _check_clean(section: Section, trial: str, world: World, when: str) -> None:
     for path in orphans:
         section.counts[f"orphan backup dirs {when}"] += 1
         section.fail(f"{trial}: backup dir without manifest {path.name} left {when}")
+    # Claude Code's lock, which megallm holds while it replaces ~/.claude.json
+    if Path(f"{world.paths.claude_state_file}.lock").exists():
+        section.counts[f"agent locks {when}"] += 1
+        section.fail(f"{trial}: ~/.claude.json.lock left {when}")
 
 
 def _recover(
@@ -799,6 +806,8 @@ def run_crash(
         ("recoveries that failed (not byte-identical)", "recoveries that failed"),
         ("stray temp files after restore", "stray temps after restore"),
         ("stray temp files after the next run", "stray temps after the next run"),
+        ("Claude Code's lock left after restore", "agent locks after restore"),
+        ("Claude Code's lock left after the next run", "agent locks after the next run"),
         ("backup dirs without manifest after restore", "orphan backup dirs after restore"),
         (
             "backup dirs without manifest after the next run",
@@ -810,6 +819,13 @@ def run_crash(
         [
             "stray temp files right after a kill (cleaned by recovery)",
             str(counts["stray temps right after a kill"]),
+            "any",
+        ]
+    )
+    rows.append(
+        [
+            "Claude Code's lock held right after a kill (removed by recovery)",
+            str(counts["agent locks right after a kill"]),
             "any",
         ]
     )

@@ -8,6 +8,8 @@ concurrency trial with a writer doing the same is in tests/test_reliability.py.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from megallm_cli import agentlock, engine, fsio
 from megallm_cli.changes import FileChange
 from megallm_cli.errors import ApplyFailed
 from megallm_cli.paths import Paths
+from tests.conftest import TEST_KEY, Home, megallm_executable
 
 
 @pytest.fixture
@@ -233,3 +236,33 @@ def test_a_file_that_kept_changing_is_planned_again_under_the_agents_lock(paths:
     assert plans == [False, True]
     assert state.read_bytes() == b'{"ours": true}\n'
     assert not lock.exists()
+
+
+def test_a_run_killed_while_holding_claude_codes_lock_leaves_nothing_behind(home: Home) -> None:
+    """SIGKILL between taking the lock and replacing ~/.claude.json: restore brings the file
+    back and removes the lock, so Claude Code is not kept from saving for 10 s."""
+    state = home.home / ".claude.json"
+    state.write_text('{"numStartups": 2}\n')
+    before = home.snapshot()
+    lock = Path(f"{state}.lock")
+    env = {**home.env, "MEGALLM_API_KEY": TEST_KEY, "MEGALLM_TEST_STEP_DELAY": "0.5"}
+    setup = subprocess.Popen(
+        [megallm_executable(), "setup", "--agent", "claude-code", "--yes", "--no-verify"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not lock.exists() and setup.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lock.is_dir(), "the run took Claude Code's lock before writing ~/.claude.json"
+    setup.send_signal(signal.SIGKILL)
+    setup.wait()
+    assert lock.is_dir()
+
+    result = home.run("restore", "--latest")
+
+    assert result.returncode == 0, result.stderr
+    assert not lock.exists()
+    assert home.snapshot() == before
