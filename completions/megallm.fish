@@ -100,7 +100,7 @@ complete -c megallm -n '__megallm_at restore' -l 'list' -d 'List backup sessions
 complete -c megallm -n '__megallm_at restore' -l 'latest' -d 'Restore the newest session.'
 complete -c megallm -n '__megallm_at restore' -l 'id' -x -d 'Restore this session.'
 complete -c megallm -n '__megallm_at restore' -l 'force' -d 'Also overwrite files changed since.'
-complete -c megallm -n '__megallm_at restore' -l 'dry-run' -d 'Show what would be restored.'
+complete -c megallm -n '__megallm_at restore' -l 'dry-run' -d 'Show what would be restored, with the diff; write nothing.'
 complete -c megallm -n '__megallm_at restore' -l 'yes' -l 'ask' -d 'Ask before restoring (default: don\'t).'
 complete -c megallm -n '__megallm_at restore' -l 'json' -d 'Print one JSON envelope on stdout.'
 complete -c megallm -n '__megallm_at restore' -l 'help' -s 'h' -d 'Show this message and exit.'

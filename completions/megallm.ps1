@@ -96,7 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'megallm', 'megallm.exe' -Script
                 @{ Names = @('--latest'); Help = 'Restore the newest session.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--id'); Help = 'Restore this session.'; TakesValue = $true; Choices = @() }
                 @{ Names = @('--force'); Help = 'Also overwrite files changed since.'; TakesValue = $false; Choices = @() }
-                @{ Names = @('--dry-run'); Help = 'Show what would be restored.'; TakesValue = $false; Choices = @() }
+                @{ Names = @('--dry-run'); Help = 'Show what would be restored, with the diff; write nothing.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--yes', '--ask'); Help = 'Ask before restoring (default: don''t).'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--json'); Help = 'Print one JSON envelope on stdout.'; TakesValue = $false; Choices = @() }
                 @{ Names = @('--help', '-h'); Help = 'Show this message and exit.'; TakesValue = $false; Choices = @() }

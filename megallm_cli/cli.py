@@ -488,7 +488,9 @@ def restore(
     latest: bool = typer.Option(False, "--latest", help="Restore the newest session."),
     session_id: Optional[str] = typer.Option(None, "--id", help="Restore this session."),
     force: bool = typer.Option(False, "--force", help="Also overwrite files changed since."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be restored."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be restored, with the diff; write nothing."
+    ),
     yes: bool = typer.Option(True, "--yes/--ask", help="Ask before restoring (default: don't)."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
@@ -556,6 +558,11 @@ def restore(
     for variable in plan.user_variables:
         ui.say(f"  {variable.action} {variable.location}")
     nothing = not plan.changes and not plan.user_variables
+    if dry_run and not json_output:
+        from megallm_cli.changes import unified_diff
+
+        for change in plan.changes:
+            sys.stdout.write(unified_diff(change, ui.mask))
     if dry_run or nothing:
         ui.say("nothing to restore" if nothing else "dry run: nothing was written")
         if json_output:

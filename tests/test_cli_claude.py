@@ -232,6 +232,21 @@ def test_dry_run_writes_nothing_and_masks_the_diff(home: Home) -> None:
     assert not (home.home / ".local" / "state" / "megallm" / "backups").exists()
 
 
+def test_restore_dry_run_shows_the_masked_diff_and_writes_nothing(home: Home) -> None:
+    settings_path(home).parent.mkdir()
+    settings_path(home).write_text('{\n  "model": "opus"\n}\n')
+    assert home.run(*SETUP, extra_env=env_with_key()).returncode == 0
+    after_setup = home.snapshot()
+
+    result = home.run("restore", "--latest", "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert '-    "ANTHROPIC_AUTH_TOKEN": "sk-mega-…' in result.stdout
+    assert TEST_KEY not in result.stdout + result.stderr
+    assert f"+++ {settings_path(home)}" in result.stdout
+    assert home.snapshot() == after_setup
+
+
 def test_no_tty_without_yes_names_the_flag(home: Home) -> None:
     result = home.run("setup", "--agent", "claude-code", "--no-verify", extra_env=env_with_key())
     assert result.returncode == 2
