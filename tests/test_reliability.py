@@ -92,7 +92,10 @@ def test_setups_racing_a_writer_that_ignores_the_lock_corrupt_nothing(trials: Mo
     assert_clean(section)
     counts = concurrency_counts(section)
     assert counts["setups"] == 10
-    gave_up = sum(n for reason, n in counts.items() if "kept changing" in reason)
+    # giving up: eight tries found the file changed, or the last caught it half-written
+    gave_up = sum(
+        n for reason, n in counts.items() if "kept changing" in reason or ":LINE:COL:" in reason
+    )
     assert counts["exit 0"] + gave_up == 10
     assert counts["foreign keys written"] > 0
     assert counts["corrupted files"] == counts["original keys lost"] == 0
