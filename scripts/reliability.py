@@ -2739,9 +2739,18 @@ waits for another run's lock says so.
 
 Still open:
 
-- **A program rewriting ~/.claude.json every few ms starves setup**: at 0–5 ms between writes
-  no setup gets a clean window (each fails after 8 tries with `kept changing … nothing was
-  changed`); at 0–50 ms most succeed. Nothing is lost either way.
+- **A program that ignores Claude Code's lock is not fully safe to race.** Against one that
+  rewrites ~/.claude.json every few ms, no setup gets a clean window (each fails after 8 tries
+  with `kept changing … nothing was changed`; at 0–50 ms most succeed); and a save of its that
+  lands in the microseconds between megallm's last comparison and its rename is lost (0 in this
+  run, 1 seen once in CI). Claude Code 2.1.332 honours the lock: against it every setup
+  succeeds and nothing is lost, even at 0–5 ms.
+- **Claude Code's save can find its lock busy**: while megallm holds the lock (from its read,
+  on a retry), a Claude Code save waiting more than its ~0.3 s gives up for that moment (2 of
+  1,255 saves at 0–5 ms with 20 setups queued; 0 at 0–50 ms). Claude Code 2.1.332 then logs
+  `Failed to save config with lock`, reads the file again and either queues the save for later
+  or writes without the lock (its `saveGlobalConfig`), which megallm's comparison before its
+  rename catches; nothing was lost in these trials.
 - **One agent's unreadable file stops the whole run** (a BOM in Cline's providers.json, a
   malformed settings.json): by design nothing is changed on bad input, so the other agents are
   not set up either; the error's hint now names the command that sets them up without the
