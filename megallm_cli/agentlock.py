@@ -16,8 +16,9 @@ made right after the marker (see `remove_left_lock`).
 from __future__ import annotations
 
 import os
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +30,11 @@ STALE_AFTER = 10.0
 WAIT_AT_MOST = STALE_AFTER + 2.0
 # How long after the marker a lock counts as made by the run that wrote the marker.
 MADE_BY_MARKER_RUN = 2.0
+# Waits shorter than this (the agent's usual save) go unmentioned.
+NOTICE_AFTER = 0.5
+
+WaitNotice = Callable[[Path, str, float], None]
+"""Told (the lock, who holds it, seconds it will wait at most) once a wait gets long."""
 
 
 @contextmanager
@@ -37,15 +43,16 @@ def held(
     marker: Path,
     *,
     owner: str,
+    on_wait: WaitNotice | None = None,
 ) -> Iterator[None]:
     """Hold `lock_dir` (proper-lockfile's protocol) while the body runs; `owner` names the
-    program whose lock it is, for the error when it stays busy."""
+    program whose lock it is, for the notice of a long wait and the error when it stays busy."""
     if not seen_dir(lock_dir.parent):
         yield  # the file's directory is not there yet: no agent writes the file
         return
     marker.write_text(f"{lock_dir}\n", encoding="utf-8")
     try:
-        _acquire(lock_dir, owner)
+        _acquire(lock_dir, owner, on_wait)
         try:
             yield
         finally:
@@ -54,28 +61,46 @@ def held(
         marker.unlink(missing_ok=True)
 
 
-def _acquire(lock_dir: Path, owner: str) -> None:
-    deadline = time.monotonic() + WAIT_AT_MOST
+def _acquire(lock_dir: Path, owner: str, on_wait: WaitNotice | None) -> None:
+    started = time.monotonic()
+    told = False
     pause = 0.005
     while True:
         try:
             os.mkdir(lock_dir, 0o777)
             return
         except FileExistsError:
-            pass
+            _check_is_a_lock(lock_dir, owner)
         except OSError as error:
             raise ApplyFailed(
                 f"could not take {owner}'s lock {lock_dir}: {error.strerror or error}"
             ) from None
         if _is_stale(lock_dir) and _release(lock_dir):
             continue
-        if time.monotonic() > deadline:
+        waited = time.monotonic() - started
+        if waited > WAIT_AT_MOST:
             raise ApplyFailed(
                 f"{owner} has held its lock {lock_dir} for over {WAIT_AT_MOST:.0f} s (close "
                 f"{owner}, or remove {lock_dir} if {owner} is not running)"
             )
+        if on_wait is not None and not told and waited > NOTICE_AFTER:
+            on_wait(lock_dir, owner, WAIT_AT_MOST)
+            told = True
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
+
+
+def _check_is_a_lock(lock_dir: Path, owner: str) -> None:
+    """A file (not a directory) by the lock's name would keep everyone waiting in vain."""
+    try:
+        mode = os.lstat(lock_dir).st_mode
+    except FileNotFoundError:
+        return  # released meanwhile
+    if not stat.S_ISDIR(mode):
+        raise ApplyFailed(
+            f"{lock_dir} is not a directory, and {owner} uses that name for its lock "
+            f"(remove it, then run again)"
+        )
 
 
 def _is_stale(lock_dir: Path) -> bool:

@@ -7,8 +7,8 @@ import random
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,8 +81,9 @@ def _lock_timeout(paths: Paths) -> float:
         ) from None
 
 
-LockWaitNotice = Callable[[Path, float], None]
-"""Told (lock file, seconds it will wait) when another run holds the lock, before waiting."""
+LockWaitNotice = agentlock.WaitNotice
+"""Told (the lock, who holds it, seconds it will wait at most) before a wait: at once for
+another megallm run, after a moment for an agent saving its file."""
 
 
 @contextmanager
@@ -98,7 +99,7 @@ def run_lock(paths: Paths, on_wait: LockWaitNotice | None = None) -> Iterator[No
             lock.acquire(timeout=0)
         except Timeout:
             if on_wait is not None:
-                on_wait(paths.lock_file, timeout)
+                on_wait(paths.lock_file, "another megallm run", timeout)
             lock.acquire(timeout=timeout)
     except Timeout:
         raise LockBusy(paths.lock_file, timeout) from None
@@ -171,9 +172,10 @@ def apply(
         attempt = 1
         contended: Path | None = None
         while True:
+            locks = _AgentLocks(paths, on_wait, held=contended)
             try:
-                with _agent_lock(paths, contended):
-                    result = _apply_once(paths, command, build_plan, on_write, user_env, contended)
+                with locks.holding():
+                    result = _apply_once(paths, command, build_plan, on_write, user_env, locks)
             except (ChangedMeanwhile, ConfigParseError) as changed:
                 # A parse error here, after the preview parsed the same file, is most likely a
                 # file caught halfway through another program's in-place rewrite.
@@ -203,9 +205,8 @@ def _apply_once(
     build_plan: Callable[[], Sequence[PlannedChange]],
     on_write: Callable[[FileChange], None] | None,
     user_env: UserEnvironment | None,
-    locked: Path | None,
+    locks: _AgentLocks,
 ) -> ApplyResult:
-    """One try; `locked` is a file whose agent's lock the caller holds already."""
     planned = build_plan()
     plan = [change for change in planned if isinstance(change, FileChange)]
     variables = [c for c in planned if isinstance(c, UserVariableChange) and not c.is_noop]
@@ -229,7 +230,7 @@ def _apply_once(
         for change in to_write:
             made_dirs = missing_dirs(resolve_target(change.path).parent)
             mode_before = current_mode(change.path)
-            with _agent_lock(paths, change.path, held=locked):
+            with locks.around(change.path):
                 _step_pause(paths)
                 _write(change)
                 written.append(_Written(change, mode_before, made_dirs))
@@ -243,7 +244,7 @@ def _apply_once(
             apply_user_variables(user_env, variables)
             result.user_variables = variables
     except ChangedMeanwhile:
-        problems, left = _roll_back(paths, written, locked)
+        problems, left = _roll_back(written, locks)
         if problems:
             session.mark(backups.ROLLED_BACK)
             raise ApplyFailed(
@@ -258,7 +259,7 @@ def _apply_once(
             session.discard()  # every file is back as it was: this backup guards nothing
         raise
     except BaseException as failure:
-        problems, left = _roll_back(paths, written, locked)
+        problems, left = _roll_back(written, locks)
         session.mark(backups.ROLLED_BACK)
         if isinstance(failure, (KeyboardInterrupt, SystemExit)):
             raise
@@ -371,17 +372,30 @@ def _expecting(path: Path, expected: bytes | None) -> Callable[[], None]:
     return guard
 
 
-@contextmanager
-def _agent_lock(paths: Paths, path: Path | None, held: Path | None = None) -> Iterator[None]:
-    """Hold the lock the agent itself takes to write `path`, if it takes one and the caller
-    does not hold it already (the lock of `held`)."""
-    lock = None if path is None or path == held else paths.agent_write_lock(path)
-    if lock is None:
-        yield
-        return
-    lock_dir, owner = lock
-    with agentlock.held(lock_dir, paths.agent_lock_marker, owner=owner):
-        yield
+@dataclass(frozen=True)
+class _AgentLocks:
+    """The locks agents take to write their own files (agentlock.py), as this try takes them."""
+
+    paths: Paths
+    on_wait: LockWaitNotice | None
+    held: Path | None = None
+    """A file whose agent's lock the caller holds already, for the whole try."""
+
+    def holding(self) -> AbstractContextManager[None]:
+        """Take the lock of `held`, for the whole try."""
+        return replace(self, held=None).around(self.held)
+
+    @contextmanager
+    def around(self, path: Path | None) -> Iterator[None]:
+        """Hold the lock the agent takes to write `path`, if it takes one."""
+        lock = None if path is None or path == self.held else self.paths.agent_write_lock(path)
+        if lock is None:
+            yield
+            return
+        lock_dir, owner = lock
+        marker = self.paths.agent_lock_marker
+        with agentlock.held(lock_dir, marker, owner=owner, on_wait=self.on_wait):
+            yield
 
 
 def _write(change: FileChange) -> None:
@@ -411,9 +425,7 @@ class _Written:
     made_dirs: list[Path]
 
 
-def _roll_back(
-    paths: Paths, written: list[_Written], locked: Path | None
-) -> tuple[list[str], list[Path]]:
+def _roll_back(written: list[_Written], locks: _AgentLocks) -> tuple[list[str], list[Path]]:
     """Put back what this run wrote; a file another program rewrote since is left as it is.
 
     Returns the problems (writes that failed) and the files left alone.
@@ -424,7 +436,7 @@ def _roll_back(
         change = entry.change
         guard = _expecting(change.path, change.after)
         try:
-            with _agent_lock(paths, change.path, held=locked):
+            with locks.around(change.path):
                 if change.before is None:
                     atomic_delete(change.path, before_unlink=guard)
                     remove_empty_dirs(entry.made_dirs)

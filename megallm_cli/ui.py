@@ -35,6 +35,14 @@ def register_secret(value: str) -> None:
         _known_secrets.add(value)
 
 
+def register_keys_in(data: bytes | None) -> None:
+    """Register every key-shaped string in `data`, so that its pieces elsewhere are masked too
+    (a diff of ~/.claude.json shows only the 20-character tail Claude Code keeps of a key)."""
+    if data:
+        for found in _KEY_PATTERN.finditer(data.decode("utf-8", "replace")):
+            register_secret(found.group())
+
+
 # Agents keep pieces of the key too (Claude Code stores its last 20 characters to remember
 # the user approved it): any tail of a known secret this long is masked like the whole key.
 _MIN_SECRET_TAIL = 12
@@ -133,8 +141,8 @@ def warn(message: str) -> None:
     _print(f"warning: {message}", "yellow")
 
 
-def waiting_for_lock(lock_file: Path, timeout: float) -> None:
-    say(f"another megallm run holds {lock_file}: waiting for it (up to {timeout:.0f} s)…", "yellow")
+def waiting_for_lock(lock: Path, holder: str, timeout: float) -> None:
+    say(f"{holder} holds {lock}: waiting for it (up to {timeout:.0f} s)…", "yellow")
 
 
 def progress(message: str) -> AbstractContextManager[object]:

@@ -94,6 +94,35 @@ def test_held_waits_for_a_live_holder(paths: Paths, tmp_path: Path) -> None:
     assert waited >= 0.3
 
 
+def test_a_long_wait_is_told_once_and_a_short_one_not_at_all(paths: Paths, tmp_path: Path) -> None:
+    lock = lock_of(paths)
+    told: list[tuple[Path, str, float]] = []
+
+    def notice(held: Path, holder: str, seconds: float) -> None:
+        told.append((held, holder, seconds))
+
+    for hold in (0.1, agentlock.NOTICE_AFTER + 0.4):
+        lock.mkdir()
+        releaser = release_later(lock, hold)
+        with agentlock.held(lock, tmp_path / "marker", owner="Claude Code", on_wait=notice):
+            pass
+        releaser.join()
+    assert told == [(lock, "Claude Code", agentlock.WAIT_AT_MOST)]
+
+
+def test_a_file_by_the_locks_name_is_a_clear_error_at_once(paths: Paths, tmp_path: Path) -> None:
+    lock = lock_of(paths)
+    lock.write_text("not a lock")
+    started = time.monotonic()
+    with (
+        pytest.raises(ApplyFailed, match=r"is not a directory, and Claude Code uses that name"),
+        agentlock.held(lock, tmp_path / "marker", owner="Claude Code"),
+    ):
+        pass
+    assert time.monotonic() - started < 1
+    assert lock.read_text() == "not a lock"
+
+
 def test_held_takes_over_a_stale_lock(paths: Paths, tmp_path: Path) -> None:
     lock = lock_of(paths)
     lock.mkdir()
