@@ -13,7 +13,10 @@ from megallm_cli import ui
 from megallm_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, Cancelled, MegallmError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from megallm_cli.agents.base import Context
+    from megallm_cli.changes import FileChange
     from megallm_cli.engine import ApplyResult
     from megallm_cli.gateway import KeyCheck
     from megallm_cli.operations import Plan
@@ -92,8 +95,6 @@ def _confirm(question: str, yes: bool, flag: str = "--yes") -> None:
 
 
 def _print_plan(plan: Plan, show_diff: bool) -> None:
-    from megallm_cli.changes import unified_diff
-
     for secret in plan.secrets:
         ui.register_secret(secret)
     rows = [
@@ -103,10 +104,20 @@ def _print_plan(plan: Plan, show_diff: bool) -> None:
     if rows:
         ui.print_table("Planned changes", ["agent", "file", "action", "what"], rows)
     if show_diff:
-        for change in plan.pending:
-            sys.stdout.write(unified_diff(change, ui.mask))
+        _print_diffs(plan.pending)
     for note in plan.all_notes():
         ui.say(f"note: {note}", "yellow")
+
+
+def _print_diffs(changes: Sequence[FileChange]) -> None:
+    """Each change's diff, every key in the files masked, with its pieces elsewhere."""
+    from megallm_cli.changes import unified_diff
+
+    for change in changes:
+        ui.register_keys_in(change.before)
+        ui.register_keys_in(change.after)
+    for change in changes:
+        sys.stdout.write(unified_diff(change, ui.mask))
 
 
 def _written(result: ApplyResult, verb: str = "written") -> str:
@@ -559,10 +570,7 @@ def restore(
         ui.say(f"  {variable.action} {variable.location}")
     nothing = not plan.changes and not plan.user_variables
     if dry_run and not json_output:
-        from megallm_cli.changes import unified_diff
-
-        for change in plan.changes:
-            sys.stdout.write(unified_diff(change, ui.mask))
+        _print_diffs(plan.changes)
     if dry_run or nothing:
         ui.say("nothing to restore" if nothing else "dry run: nothing was written")
         if json_output:
@@ -740,7 +748,6 @@ def completion_install(
     Example: megallm completion install --shell zsh
     """
     from megallm_cli import completion, engine
-    from megallm_cli.changes import FileChange, unified_diff
     from megallm_cli.paths import Paths
 
     paths = Paths.from_environ()
@@ -754,8 +761,7 @@ def completion_install(
 
     changes = build()
     if dry_run:
-        for change in changes:
-            sys.stdout.write(unified_diff(change, ui.mask))
+        _print_diffs(changes)
         ui.say("dry run: nothing was written")
         return
     if not changes:

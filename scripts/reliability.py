@@ -2345,6 +2345,8 @@ def _secret_scenario(
             ([*setup, "--claude-auth", "api-key", "--yes", "--json"], "", {}),
             (["status", "--json", *where], "", {}),
             (["doctor", *where], "", {}),
+            # the diff of ~/.claude.json shows the 20-character tail Claude Code keeps
+            (["restore", "--latest", "--dry-run"], "", {}),
         ]
     for args, stdin, extra in commands:
         env_key = None if "--api-key-stdin" in args else key

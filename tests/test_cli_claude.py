@@ -247,6 +247,20 @@ def test_restore_dry_run_shows_the_masked_diff_and_writes_nothing(home: Home) ->
     assert home.snapshot() == after_setup
 
 
+def test_restore_dry_run_masks_the_keys_tail_in_claude_json(home: Home) -> None:
+    """Claude Code keeps the key's last 20 characters in ~/.claude.json: a piece of the key."""
+    (home.home / ".claude.json").write_text('{"numStartups": 2}')
+    setup = home.run(*SETUP, "--claude-auth", "api-key", extra_env=env_with_key())
+    assert setup.returncode == 0, setup.stderr
+    assert TEST_KEY[-20:] in (home.home / ".claude.json").read_text()
+
+    result = home.run("restore", "--latest", "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert "customApiKeyResponses" in result.stdout
+    assert TEST_KEY[-12:] not in result.stdout + result.stderr
+
+
 def test_no_tty_without_yes_names_the_flag(home: Home) -> None:
     result = home.run("setup", "--agent", "claude-code", "--no-verify", extra_env=env_with_key())
     assert result.returncode == 2
