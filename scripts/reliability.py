@@ -2721,6 +2721,16 @@ FINDINGS = [
         "`ui.mask` masks every tail of a registered secret of 12 characters or more",
         lambda r: f"outputs showing the key: {_count(r, 'secrets', 'outputs showing the key')}",
     ),
+    Finding(
+        "The restore preview showed the key's tail",
+        "found trying megallm as a user, not by these trials (they ran `restore --dry-run` only "
+        "after a setup without `--claude-auth api-key`): once `restore --dry-run` showed diffs, "
+        "its diff of ~/.claude.json printed the 20 characters of the key that Claude Code keeps",
+        "every diff first registers each key found in the files it shows, so the key's pieces "
+        "elsewhere are masked too; the secrets trial runs `restore --latest --dry-run` after "
+        "an api-key setup",
+        lambda r: f"outputs showing the key: {_count(r, 'secrets', 'outputs showing the key')}",
+    ),
 ]
 
 
