@@ -7,8 +7,8 @@ import random
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -172,7 +172,7 @@ def apply(
         attempt = 1
         contended: Path | None = None
         while True:
-            locks = _AgentLocks(paths, on_wait, held=contended)
+            locks = _AgentLocks(paths, on_wait, contended)
             try:
                 with locks.holding():
                     result = _apply_once(paths, command, build_plan, on_write, user_env, locks)
@@ -193,7 +193,8 @@ def apply(
                 attempt += 1
                 # An agent that takes a lock to write the file cannot write it while the next
                 # try holds that lock from its read to its write.
-                contended = changed.path
+                if paths.agent_write_lock(changed.path) is not None:
+                    contended = changed.path
                 continue
             result.recovered_sessions = recovered
             return result
@@ -235,6 +236,9 @@ def _apply_once(
                 _write(change)
                 written.append(_Written(change, mode_before, made_dirs))
                 _validate(change)
+            locks.written(change.path)
+            if change.after is None:  # once the agent's lock, a directory in it, is gone
+                remove_empty_dirs(change.prune_dirs)
             if on_write:
                 on_write(change)
         if variables and user_env is not None:
@@ -243,10 +247,11 @@ def _apply_once(
             _step_pause(paths)
             apply_user_variables(user_env, variables)
             result.user_variables = variables
+        session.mark(backups.COMPLETE)  # a run that cannot record this is undone like any other
     except ChangedMeanwhile:
         problems, left = _roll_back(written, locks)
         if problems:
-            session.mark(backups.ROLLED_BACK)
+            problems += _mark_rolled_back(session)
             raise ApplyFailed(
                 "another program changed files while megallm wrote them; rolled back this "
                 f"run's writes ({'; '.join(problems)})",
@@ -254,13 +259,13 @@ def _apply_once(
             ) from None
         if left:
             # Kept as a record: a file we wrote was rewritten by the other program since.
-            session.mark(backups.ROLLED_BACK)
+            _mark_rolled_back(session)
         else:
             session.discard()  # every file is back as it was: this backup guards nothing
         raise
     except BaseException as failure:
         problems, left = _roll_back(written, locks)
-        session.mark(backups.ROLLED_BACK)
+        problems += _mark_rolled_back(session)
         if isinstance(failure, (KeyboardInterrupt, SystemExit)):
             raise
         problems += [f"{path} was changed by another program since; left as it is" for path in left]
@@ -269,10 +274,19 @@ def _apply_once(
             f"{_describe(failure)} — rolled back this run's writes ({detail})",
             hint="nothing was left half-done; fix the cause above and run again",
         ) from failure
-    session.mark(backups.COMPLETE)
     result.written = [entry.change for entry in written]
     backups.prune(paths.backups_dir)
     return result
+
+
+def _mark_rolled_back(session: backups.Session) -> list[str]:
+    """Record that the run was undone; if even that fails (a full disk), the session stays
+    pending, which the next run's recovery handles the same way."""
+    try:
+        session.mark(backups.ROLLED_BACK)
+    except OSError as error:
+        return [f"could not record that in {session.manifest_path} ({error.strerror or error})"]
+    return []
 
 
 def _record(
@@ -372,37 +386,49 @@ def _expecting(path: Path, expected: bytes | None) -> Callable[[], None]:
     return guard
 
 
-@dataclass(frozen=True)
 class _AgentLocks:
-    """The locks agents take to write their own files (agentlock.py), as this try takes them."""
+    """The locks agents take to write their own files (agentlock.py), as one try takes them.
 
-    paths: Paths
-    on_wait: LockWaitNotice | None
-    held: Path | None = None
-    """A file whose agent's lock the caller holds already, for the whole try."""
+    A try made because a file changed under the last one holds that file's lock from its read
+    (`holding`) until the file is written (`written`), so the agent cannot write in between,
+    and no longer: the agent's own saves wait for it.
+    """
 
-    def holding(self) -> AbstractContextManager[None]:
-        """Take the lock of `held`, for the whole try."""
-        return replace(self, held=None).around(self.held)
+    def __init__(self, paths: Paths, on_wait: LockWaitNotice | None, contended: Path | None):
+        self.paths = paths
+        self.on_wait = on_wait
+        self._contended = contended
+        self._early = ExitStack()
 
     @contextmanager
-    def around(self, path: Path | None) -> Iterator[None]:
-        """Hold the lock the agent takes to write `path`, if it takes one."""
-        lock = None if path is None or path == self.held else self.paths.agent_write_lock(path)
-        if lock is None:
+    def holding(self) -> Iterator[None]:
+        with self._early:
+            if self._contended is not None:
+                self._early.enter_context(self._lock(self._contended))
             yield
-            return
+
+    def written(self, path: Path) -> None:
+        if path == self._contended:
+            self._contended = None
+            self._early.close()
+
+    def around(self, path: Path) -> AbstractContextManager[None]:
+        """The lock the agent takes to write `path` (none, or held already from the read)."""
+        return nullcontext() if path == self._contended else self._lock(path)
+
+    def _lock(self, path: Path) -> AbstractContextManager[None]:
+        lock = self.paths.agent_write_lock(path)
+        if lock is None:
+            return nullcontext()
         lock_dir, owner = lock
         marker = self.paths.agent_lock_marker
-        with agentlock.held(lock_dir, marker, owner=owner, on_wait=self.on_wait):
-            yield
+        return agentlock.held(lock_dir, marker, owner=owner, on_wait=self.on_wait)
 
 
 def _write(change: FileChange) -> None:
     guard = _expecting(change.path, change.before)
     if change.after is None:
         atomic_delete(change.path, before_unlink=guard)
-        remove_empty_dirs(change.prune_dirs)
     else:
         atomic_write(change.path, change.after, change.target_mode, before_replace=guard)
 
@@ -439,11 +465,12 @@ def _roll_back(written: list[_Written], locks: _AgentLocks) -> tuple[list[str], 
             with locks.around(change.path):
                 if change.before is None:
                     atomic_delete(change.path, before_unlink=guard)
-                    remove_empty_dirs(entry.made_dirs)
                 else:
                     atomic_write(
                         change.path, change.before, entry.mode_before, before_replace=guard
                     )
+            if change.before is None:  # once the agent's lock, a directory in it, is gone
+                remove_empty_dirs(entry.made_dirs)
         except ChangedMeanwhile:
             left.append(change.path)
         except OSError as error:

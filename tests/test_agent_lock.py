@@ -7,6 +7,7 @@ concurrency trial with a writer doing the same is in tests/test_reliability.py.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from megallm_cli import agentlock, engine, fsio
+from megallm_cli import agentlock, backups, engine, fsio
 from megallm_cli.changes import FileChange
 from megallm_cli.errors import ApplyFailed
 from megallm_cli.paths import Paths
@@ -77,7 +78,9 @@ def test_held_takes_the_lock_and_gives_it_back(paths: Paths, tmp_path: Path) -> 
     lock, marker = lock_of(paths), tmp_path / "marker"
     with agentlock.held(lock, marker, owner="Claude Code"):
         assert lock.is_dir()
-        assert marker.read_text().strip() == str(lock)
+        named, made = marker.read_text().splitlines()
+        assert named == str(lock)
+        assert made == f"{lock.stat().st_ino} {lock.stat().st_mtime_ns}"
     assert not lock.exists()
     assert not marker.exists()
 
@@ -192,6 +195,43 @@ def test_a_lock_made_long_after_the_marker_is_the_agents(paths: Paths, tmp_path:
     assert not marker.exists()
 
 
+def test_a_marker_naming_its_directory_removes_that_one_only(paths: Paths, tmp_path: Path) -> None:
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    lock.mkdir()
+    info = lock.stat()
+    marker.write_text(f"{lock}\n{info.st_ino} {info.st_mtime_ns + 1}\n")  # another directory
+    assert agentlock.remove_left_lock(marker) is None
+    assert lock.is_dir()
+
+    marker.write_text(f"{lock}\n{info.st_ino} {info.st_mtime_ns}\n")
+    age(marker, 60)  # however long ago the run was killed
+    assert agentlock.remove_left_lock(marker) == lock
+    assert not lock.exists()
+
+
+def test_the_lock_a_killed_run_was_waiting_for_stays(paths: Paths, tmp_path: Path) -> None:
+    """Killed while waiting for Claude Code: the lock is older than the marker, and Claude's."""
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    lock.mkdir()
+    age(lock, 1)
+    marker.write_text(f"{lock}\n")
+    assert agentlock.remove_left_lock(marker) is None
+    assert lock.is_dir()
+
+
+def test_a_lock_taken_over_while_held_is_left_to_its_new_holder(
+    paths: Paths, tmp_path: Path
+) -> None:
+    """Held past the stale time, the lock can be taken over: then it is not ours to remove."""
+    lock = lock_of(paths)
+    with agentlock.held(lock, tmp_path / "marker", owner="Claude Code"):
+        lock.rmdir()  # what the agent does to a lock it finds stale, then it makes its own
+        (tmp_path / "takes-the-freed-inode").mkdir()
+        lock.mkdir()
+        age(lock, 0.5)
+    assert lock.is_dir()
+
+
 def test_without_a_marker_nothing_is_removed(paths: Paths, tmp_path: Path) -> None:
     lock = lock_of(paths)
     lock.mkdir()
@@ -274,7 +314,8 @@ def test_a_run_killed_while_holding_claude_codes_lock_leaves_nothing_behind(home
     state.write_text('{"numStartups": 2}\n')
     before = home.snapshot()
     lock = Path(f"{state}.lock")
-    env = {**home.env, "MEGALLM_API_KEY": TEST_KEY, "MEGALLM_TEST_STEP_DELAY": "0.5"}
+    # a pause before each write, inside the lock: wide enough to kill in on a loaded machine
+    env = {**home.env, "MEGALLM_API_KEY": TEST_KEY, "MEGALLM_TEST_STEP_DELAY": "2"}
     setup = subprocess.Popen(
         [megallm_executable(), "setup", "--agent", "claude-code", "--yes", "--no-verify"],
         env=env,
@@ -295,3 +336,124 @@ def test_a_run_killed_while_holding_claude_codes_lock_leaves_nothing_behind(home
     assert result.returncode == 0, result.stderr
     assert not lock.exists()
     assert home.snapshot() == before
+
+
+def test_a_rolled_back_run_removes_the_directory_it_made_beside_the_lock(tmp_path: Path) -> None:
+    """The lock is a directory inside the one the run made: it goes before that one is pruned."""
+    config_dir = tmp_path / "claude-config"
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
+    paths = Paths({**env, "CLAUDE_CONFIG_DIR": str(config_dir)}, platform="linux")
+
+    def refuse(data: bytes) -> None:
+        raise ValueError("refused by the check after writing")
+
+    plan = [
+        FileChange(paths.claude_state_file, None, b"{}\n", "claude-code", "create"),
+        FileChange(tmp_path / "later.json", None, b"{}\n", "other", "create", validate=refuse),
+    ]
+    with pytest.raises(ApplyFailed, match="every file is back as it was"):
+        engine.apply(paths, "test", lambda: plan)
+    assert not config_dir.exists()
+
+
+def test_the_lock_held_from_the_read_goes_once_its_file_is_written(paths: Paths) -> None:
+    """On a retry the lock is held from the read to the file's write, not for the whole run."""
+    state = paths.claude_state_file
+    state.write_text('{"n": 0}\n')
+    later = paths.home / "later.json"
+    lock = lock_of(paths)
+    plans = 0
+    held_while_writing_later: list[bool] = []
+
+    def build() -> list[FileChange]:
+        nonlocal plans
+        plans += 1
+        changes = [
+            state_change(paths, b'{"ours": true}\n'),
+            FileChange(
+                later,
+                fsio.read_bytes(later),
+                b"{}\n",
+                "other",
+                "create",
+                validate=lambda data: held_while_writing_later.append(lock.is_dir()),
+            ),
+        ]
+        if plans == 1:
+            state.write_text('{"n": 1}\n')  # Claude Code saves between our read and write
+        return changes
+
+    engine.apply(paths, "test", build)
+    assert plans == 2
+    assert held_while_writing_later == [False]
+
+
+@pytest.mark.parametrize("platform", ["win32", "linux"])
+def test_a_lock_directory_pending_delete_is_busy_on_windows_only(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    """Windows refuses to make a directory whose removal still waits for a handle to close."""
+    real_mkdir = os.mkdir
+    refusals = [PermissionError(13, "Access is denied")] * 2
+
+    def mkdir(path: Path, mode: int = 0o777) -> None:
+        if refusals:
+            raise refusals.pop()
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(agentlock.sys, "platform", platform)
+    monkeypatch.setattr(agentlock.os, "mkdir", mkdir)
+    lock = lock_of(paths)
+    if platform == "win32":
+        with agentlock.held(lock, tmp_path / "marker", owner="Claude Code"):
+            assert lock.is_dir()
+    else:
+        with (
+            pytest.raises(ApplyFailed, match=r"could not take Claude Code's lock .*Permission"),
+            agentlock.held(lock, tmp_path / "marker", owner="Claude Code"),
+        ):
+            pass
+    assert not lock.exists()
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_full_disk_while_naming_the_lock_leaves_neither_lock_nor_marker(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock, marker = lock_of(paths), tmp_path / "marker"
+    real_replace = os.replace
+
+    def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        if lock.exists():  # the marker naming the directory just made
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(agentlock.os, "replace", replace)
+    entered = False
+    with (
+        pytest.raises(OSError, match=f"No space left on device: '{marker}'"),
+        agentlock.held(lock, marker, owner="Claude Code"),
+    ):
+        entered = True
+    assert not entered
+    assert not lock.exists()
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "home"]  # no marker, no temp file
+
+
+def test_a_run_that_cannot_record_its_success_is_undone(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk when marking the backup complete: files back as they were, one clear error."""
+    paths.claude_state_file.write_text('{"numStartups": 3}\n')
+    real_mark = backups.Session.mark
+
+    def mark(session: backups.Session, status: str) -> None:
+        if status == backups.COMPLETE:
+            raise OSError(errno.ENOSPC, "No space left on device", str(session.manifest_path))
+        real_mark(session, status)
+
+    monkeypatch.setattr(backups.Session, "mark", mark)
+    with pytest.raises(ApplyFailed, match="No space left on device — rolled back this run's"):
+        engine.apply(paths, "test", lambda: [state_change(paths, b'{"x": 1}\n')])
+    assert paths.claude_state_file.read_text() == '{"numStartups": 3}\n'
+    assert not lock_of(paths).exists()
