@@ -574,14 +574,16 @@ def _take_out_the_runs_keys(
 ) -> Reverted | str | None:
     """For a JSON file changed since the run: the run's keys reverted, the rest kept; or why
     not (str); None for a file that is not merged key by key."""
-    if Path(entry.path).suffix not in (".json", ".jsonc"):
+    if Path(entry.path).suffix not in (".json", ".jsonc") or entry.sha256_after is None:
         return None
     postimage = session.postimage(entry)
     if postimage is None:
-        return (
-            "this run kept no copy of what it wrote (none is kept of files over "
-            f"{POSTIMAGE_LIMIT // 2**20} MiB), so its keys cannot be told from later changes"
+        kept = (
+            "its copy of what it wrote is damaged"
+            if entry.postimage
+            else f"it kept no copy (megallm keeps none of files over {POSTIMAGE_LIMIT >> 20} MiB)"
         )
+        return f"this run's keys cannot be told from later changes: {kept}"
     from megallm_cli.threeway import Conflict, revert
 
     result = revert(preimage, postimage, current)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import TEST_KEY, Home
 
 SETUP = ("setup", "--agent", "claude-code", "--agent", "opencode", "--yes", "--no-verify")
@@ -90,3 +92,36 @@ def test_a_conflict_that_appears_while_restore_waits_stops_it(home: Home) -> Non
     with pytest.raises(MegallmError, match="changed while restore was waiting"):
         operations.restore_to_apply(ctx, session_id, force=False)
     assert "https://edited" in settings.read_text()
+
+
+@pytest.mark.parametrize(
+    ("copy", "reason"),
+    [
+        ("damaged", "its copy of what it wrote is damaged"),
+        ("missing", "it kept no copy (megallm keeps none of files over 16 MiB)"),
+    ],
+)
+def test_a_refusal_says_why_the_runs_keys_cannot_be_told_apart(
+    home: Home, copy: str, reason: str
+) -> None:
+    env = {"MEGALLM_API_KEY": TEST_KEY}
+    setup = home.run("setup", "--agent", "claude-code", "--yes", "--no-verify", extra_env=env)
+    assert setup.returncode == 0, setup.stderr
+    settings = home.home / ".claude" / "settings.json"
+    (session,) = (home.home / ".local" / "state" / "megallm" / "backups").iterdir()
+    manifest = json.loads((session / "manifest.json").read_text())
+    (entry,) = [e for e in manifest["entries"] if e["path"] == str(settings)]
+    if copy == "damaged":
+        (session / entry["postimage"]).write_text("{}")
+    else:  # as for a file over the size limit
+        entry["postimage"] = None
+        (session / "manifest.json").write_text(json.dumps(manifest))
+    document = json.loads(settings.read_text())
+    document["theme"] = "dark"  # an agent's later change: mergeable with a copy
+    settings.write_text(json.dumps(document))
+
+    result = home.run("restore", "--latest")
+
+    assert result.returncode == 1
+    assert f"{settings} changed since this run wrote it: this run's keys" in result.stderr
+    assert reason in result.stderr
