@@ -457,3 +457,23 @@ def test_a_run_that_cannot_record_its_success_is_undone(
         engine.apply(paths, "test", lambda: [state_change(paths, b'{"x": 1}\n')])
     assert paths.claude_state_file.read_text() == '{"numStartups": 3}\n'
     assert not lock_of(paths).exists()
+
+
+def test_setup_says_it_waits_for_claude_codes_save(home: Home) -> None:
+    state = home.home / ".claude.json"
+    state.write_text('{"numStartups": 2}\n')
+    lock = Path(f"{state}.lock")
+    lock.mkdir()
+    releaser = release_later(lock, agentlock.NOTICE_AFTER + 2.5)  # outlasts a slow start
+    result = home.run(
+        "setup",
+        "--agent",
+        "claude-code",
+        "--yes",
+        "--no-verify",
+        extra_env={"MEGALLM_API_KEY": TEST_KEY},
+    )
+    releaser.join()
+    assert result.returncode == 0, result.stderr
+    assert f"Claude Code holds {lock}: waiting for it (up to 12 s)" in result.stderr
+    assert '"hasCompletedOnboarding": true' in state.read_text()
