@@ -2757,12 +2757,13 @@ Still open:
   lands in the microseconds between megallm's last comparison and its rename is lost (0 in this
   run, 1 seen once in CI). Claude Code 2.1.332 honours the lock: against it every setup
   succeeds and nothing is lost, even at 0–5 ms.
-- **Claude Code's save can find its lock busy**: while megallm holds the lock (from its read,
-  on a retry), a Claude Code save waiting more than its ~0.3 s gives up for that moment (2 of
-  1,255 saves at 0–5 ms with 20 setups queued; 0 at 0–50 ms). Claude Code 2.1.332 then logs
-  `Failed to save config with lock`, reads the file again and either queues the save for later
-  or writes without the lock (its `saveGlobalConfig`), which megallm's comparison before its
-  rename catches; nothing was lost in these trials.
+- **Claude Code's save can find its lock busy**: while megallm holds the lock (on a retry,
+  from its read of ~/.claude.json until it has written it), a Claude Code save waiting more
+  than its ~0.3 s gives up for that moment (the row `other writer's saves refused by its lock`
+  in section 2). Claude Code 2.1.332 then logs `Failed to save config with lock`, reads the
+  file again and either queues the save for later or writes without the lock (its
+  `saveGlobalConfig`), which megallm's comparison before its rename catches; nothing was lost
+  in these trials.
 - **One agent's unreadable file stops the whole run** (a BOM in Cline's providers.json, a
   malformed settings.json): by design nothing is changed on bad input, so the other agents are
   not set up either; the error's hint now names the command that sets them up without the
