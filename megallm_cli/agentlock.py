@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from megallm_cli.errors import ApplyFailed
-from megallm_cli.fsio import seen_dir
+from megallm_cli.fsio import atomic_write, seen_dir
 
 STALE_AFTER = 10.0
 # Claude Code holds its lock for milliseconds; a live holder past this is hung.
@@ -35,6 +35,7 @@ WAIT_AT_MOST = STALE_AFTER + 2.0
 # this soon after it as that run's: the mkdir follows the marker within microseconds, and file
 # times move in clock ticks of a few milliseconds.
 MADE_RIGHT_AFTER_MARKER = 0.1
+MARKER_MODE = 0o600
 # Waits shorter than this (the agent's usual save) go unmentioned.
 NOTICE_AFTER = 0.5
 
@@ -154,19 +155,10 @@ def _release(lock_dir: Path) -> bool:
 
 
 def _write_marker(marker: Path, lock_dir: Path, made: _Made | None) -> None:
-    """The lock's path, then (once it is made) its inode and mtime: a kill leaves either line
-    set whole or none, since the marker is replaced, not rewritten."""
+    """The lock's path, then (once it is made) its inode and mtime; written atomically, so a
+    kill leaves the old marker or the new one."""
     lines = [str(lock_dir)] + ([f"{made.inode} {made.mtime_ns}"] if made else [])
-    temp = marker.with_name(f".{marker.name}.{os.getpid()}")
-    try:
-        temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(temp, marker)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise OSError(error.errno, error.strerror, str(marker)) from None
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic_write(marker, ("\n".join(lines) + "\n").encode("utf-8"), MARKER_MODE)
 
 
 def remove_left_lock(marker: Path) -> Path | None:

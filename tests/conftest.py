@@ -66,6 +66,13 @@ class Home:
             check=False,
         )
 
+    def setup_claude(self, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """`megallm setup --agent claude-code --yes --no-verify` with TEST_KEY."""
+        return self.run(
+            "setup", "--agent", "claude-code", "--yes", "--no-verify",
+            extra_env={"MEGALLM_API_KEY": TEST_KEY}, cwd=cwd,
+        )  # fmt: skip
+
     def snapshot(self) -> dict[str, bytes]:
         """Every regular file under the root (links not followed), for byte-for-byte compares."""
         files = {}

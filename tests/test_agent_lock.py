@@ -465,14 +465,7 @@ def test_setup_says_it_waits_for_claude_codes_save(home: Home) -> None:
     lock = Path(f"{state}.lock")
     lock.mkdir()
     releaser = release_later(lock, agentlock.NOTICE_AFTER + 2.5)  # outlasts a slow start
-    result = home.run(
-        "setup",
-        "--agent",
-        "claude-code",
-        "--yes",
-        "--no-verify",
-        extra_env={"MEGALLM_API_KEY": TEST_KEY},
-    )
+    result = home.setup_claude()
     releaser.join()
     assert result.returncode == 0, result.stderr
     assert f"Claude Code holds {lock}: waiting for it (up to 12 s)" in result.stderr

@@ -77,15 +77,7 @@ def test_git_never_receives_the_key(home: Home, tmp_path_factory: pytest.TempPat
 
 def test_run_from_home_lists_user_settings_once(home: Home) -> None:
     """From ~, .claude/settings.json is both "the project's" and the user's: count it once."""
-    setup = home.run(
-        "setup",
-        "--agent",
-        "claude-code",
-        "--yes",
-        "--no-verify",
-        extra_env={"MEGALLM_API_KEY": TEST_KEY},
-        cwd=home.home,
-    )
+    setup = home.setup_claude(cwd=home.home)
     assert setup.returncode == 0, setup.stderr
     status = json.loads(home.run("status", "--json", cwd=home.home).stdout)
     claude = next(row for row in status["data"] if row["agent"] == "claude-code")
@@ -141,18 +133,11 @@ def _dotfiles_repo(home: Home, track: bool, ignore: bool = False) -> Path:
     return target
 
 
-def _setup_claude(home: Home) -> subprocess.CompletedProcess[str]:
-    return home.run(
-        "setup", "--agent", "claude-code", "--yes", "--no-verify",
-        extra_env={"MEGALLM_API_KEY": TEST_KEY},
-    )  # fmt: skip
-
-
 def test_a_settings_file_tracked_in_a_dotfiles_repository_is_refused(home: Home) -> None:
     target = _dotfiles_repo(home, track=True)
     before = home.snapshot()
 
-    result = _setup_claude(home)
+    result = home.setup_claude()
 
     assert result.returncode == 1
     assert f"is tracked by git in {target.parent}" in result.stderr
@@ -163,7 +148,7 @@ def test_a_settings_file_tracked_in_a_dotfiles_repository_is_refused(home: Home)
 def test_an_untracked_settings_file_in_a_repository_gets_a_warning(home: Home) -> None:
     target = _dotfiles_repo(home, track=False)
 
-    result = _setup_claude(home)
+    result = home.setup_claude()
 
     assert result.returncode == 0, result.stderr
     assert f"in the git work tree {target.parent}" in result.stderr
@@ -173,7 +158,7 @@ def test_an_untracked_settings_file_in_a_repository_gets_a_warning(home: Home) -
 def test_a_git_ignored_settings_file_needs_no_warning(home: Home) -> None:
     _dotfiles_repo(home, track=False, ignore=True)
 
-    result = _setup_claude(home)
+    result = home.setup_claude()
 
     assert result.returncode == 0, result.stderr
     assert "git work tree" not in result.stderr
@@ -275,7 +260,7 @@ def test_a_settings_dir_linked_into_a_dotfiles_repository_is_refused(home: Home)
     (home.home / ".claude").symlink_to(repo / "claude")
     before = home.snapshot()
 
-    result = _setup_claude(home)
+    result = home.setup_claude()
 
     assert result.returncode == 1
     assert f"is tracked by git in {repo}" in result.stderr

@@ -46,12 +46,7 @@ def test_restore_keeps_what_the_agents_wrote_since(home: Home) -> None:
 
 def test_a_key_of_ours_changed_since_is_still_refused(home: Home) -> None:
     env = {"MEGALLM_API_KEY": TEST_KEY}
-    assert (
-        home.run(
-            "setup", "--agent", "claude-code", "--yes", "--no-verify", extra_env=env
-        ).returncode
-        == 0
-    )
+    assert home.setup_claude().returncode == 0
     settings = home.home / ".claude" / "settings.json"
     document = json.loads(settings.read_text())
     document["env"]["ANTHROPIC_BASE_URL"] = "https://elsewhere.example"
@@ -76,13 +71,7 @@ def test_a_conflict_that_appears_while_restore_waits_stops_it(home: Home) -> Non
     from megallm_cli.errors import MegallmError
     from megallm_cli.paths import Paths
 
-    env = {"MEGALLM_API_KEY": TEST_KEY}
-    assert (
-        home.run(
-            "setup", "--agent", "claude-code", "--yes", "--no-verify", extra_env=env
-        ).returncode
-        == 0
-    )
+    assert home.setup_claude().returncode == 0
     ctx = Context(paths=Paths(home.env, "linux"), project_dir=home.project)
     session_id = backups.find_session(ctx.paths.backups_dir, None).id
     assert not operations.plan_restore(ctx, session_id, force=False).drifts  # the preview
@@ -104,8 +93,7 @@ def test_a_conflict_that_appears_while_restore_waits_stops_it(home: Home) -> Non
 def test_a_refusal_says_why_the_runs_keys_cannot_be_told_apart(
     home: Home, copy: str, reason: str
 ) -> None:
-    env = {"MEGALLM_API_KEY": TEST_KEY}
-    setup = home.run("setup", "--agent", "claude-code", "--yes", "--no-verify", extra_env=env)
+    setup = home.setup_claude()
     assert setup.returncode == 0, setup.stderr
     settings = home.home / ".claude" / "settings.json"
     (session,) = (home.home / ".local" / "state" / "megallm" / "backups").iterdir()
