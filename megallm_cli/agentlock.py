@@ -169,6 +169,8 @@ def remove_left_lock(marker: Path) -> Path | None:
     the marker is taken for that run's; a lock older than the marker is the one the run was
     waiting for, and stays.
     """
+    for temp in marker.parent.glob(f".{marker.name}.megallm-*.tmp"):  # a killed write's
+        temp.unlink(missing_ok=True)
     try:
         marked_ns = os.stat(marker).st_mtime_ns
         lines = marker.read_text(encoding="utf-8").splitlines()

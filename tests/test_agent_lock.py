@@ -232,6 +232,14 @@ def test_a_lock_taken_over_while_held_is_left_to_its_new_holder(
     assert lock.is_dir()
 
 
+def test_the_marker_a_killed_run_was_writing_goes_too(paths: Paths, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    half_written = tmp_path / ".marker.megallm-4242.tmp"
+    half_written.write_text(str(lock_of(paths)))
+    assert agentlock.remove_left_lock(marker) is None
+    assert not half_written.exists()
+
+
 def test_without_a_marker_nothing_is_removed(paths: Paths, tmp_path: Path) -> None:
     lock = lock_of(paths)
     lock.mkdir()
